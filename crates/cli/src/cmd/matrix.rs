@@ -1,0 +1,8 @@
+//! `task2vec matrix` (being built; see its issue).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("`task2vec matrix` is not built yet")
+}

@@ -1,0 +1,57 @@
+//! `task2vec`: the command-line front end. Argument parsing and printing only; every piece of
+//! logic a library user could need lives in the library crates (DESIGN.md invariant 6).
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "task2vec", version, about = "Task2Vec task embeddings: embed, compare, cluster, select experts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import an embedding computed elsewhere (e.g. by the reference PyTorch code) from .npy files.
+    Import(cmd::import::Args),
+    /// Print the distance between two embeddings.
+    Distance(cmd::distance::Args),
+    /// Write the full distance matrix of many embeddings (CSV or .npy).
+    Matrix(cmd::matrix::Args),
+    /// Hierarchically cluster a distance matrix and print the leaf order.
+    Cluster(cmd::cluster::Args),
+    /// Draw a clustered distance-matrix heatmap or a 2-D map of embeddings.
+    Plot(cmd::plot::Args),
+    /// Rank experts (embeddings of the tasks they were trained on) for a new task.
+    Select(cmd::select::Args),
+    /// Show an embedding's layout, dimensions, provenance and norms.
+    Info(cmd::info::Args),
+    /// Inspect or run a probe network.
+    Probe(cmd::probe::Args),
+    /// Embed a task (a labelled image dataset) with a probe network.
+    Embed(cmd::embed::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Import(args) => cmd::import::run(args),
+        Command::Distance(args) => cmd::distance::run(args),
+        Command::Matrix(args) => cmd::matrix::run(args),
+        Command::Cluster(args) => cmd::cluster::run(args),
+        Command::Plot(args) => cmd::plot::run(args),
+        Command::Select(args) => cmd::select::run(args),
+        Command::Info(args) => cmd::info::run(args),
+        Command::Probe(args) => cmd::probe::run(args),
+        Command::Embed(args) => cmd::embed::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // One clear line (plus causes), never a panic.
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

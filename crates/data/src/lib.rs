@@ -1,0 +1,1 @@
+//! task2vec-data (placeholder; see ARCHITECTURE.md).

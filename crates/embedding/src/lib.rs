@@ -1,0 +1,1 @@
+//! task2vec-embedding (placeholder; see ARCHITECTURE.md).

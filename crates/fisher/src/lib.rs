@@ -1,0 +1,1 @@
+//! task2vec-fisher (placeholder; see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! task2vec-model2vec (placeholder; see ARCHITECTURE.md).
