@@ -1,0 +1,264 @@
+//! Task suites: TOML files listing tasks defined over fetched sources
+//! (`$TASK2VEC_HOME/datasets/<source>/`, written by `cargo xtask fetch <source>`).
+//!
+//! ```toml
+//! name = "quick"
+//! description = "..."
+//! seed = 0                        # default subsample seed for every task
+//!
+//! [[task]]
+//! id = "fashion/footwear"
+//! source = "fashion-mnist"
+//! path = ""                       # folder inside the source (e.g. a script, a category)
+//! taxonomy = ["fashion-mnist", "footwear"]   # ancestors, root first
+//! max_samples = 300
+//! classes = ["Sandal", "Sneaker", "Ankle boot"]   # optional subset, in label order
+//! # max_classes = 5               # optional: keep the first k (after `classes`)
+//! # groups = [{ name = "tops", classes = ["Shirt", "Coat"] }, ...]  # label = group
+//! # label_by = "file-tag"         # label = file-name tag (text before the first `_`)
+//! # tags = ["sans-regular", "sans-bold"]   # keep only files with these tags (label order
+//! #                                         # for file-tag tasks)
+//! ```
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::{Dataset, Sample, SampleSource};
+use crate::error::DataError;
+
+/// Name of the marker `cargo xtask fetch` writes into a source folder once it is complete.
+pub const FETCHED_MARKER: &str = "FETCHED.toml";
+
+/// `$TASK2VEC_HOME`, or `~/.cache/task2vec` when unset.
+pub fn default_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("TASK2VEC_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(home);
+    }
+    let user_home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    user_home.join(".cache").join("task2vec")
+}
+
+/// Folder of a fetched source: `<home>/datasets/<source>`.
+pub fn source_dir(home: &Path, source: &str) -> PathBuf {
+    home.join("datasets").join(source)
+}
+
+/// A list of tasks with a shared default seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(rename = "task")]
+    pub tasks: Vec<Task>,
+}
+
+/// How a task labels the samples of its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelRule {
+    /// Label = the source's class (after `classes` / `max_classes` / `groups`).
+    #[default]
+    Class,
+    /// Label = the file-name tag (the stem's text before its first `_`), in `tags` order.
+    FileTag,
+}
+
+/// A class group for tasks that merge classes (`groups`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub name: String,
+    pub classes: Vec<String>,
+}
+
+/// One task of a suite: a source, a selection and labelling rule, its taxonomy path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    pub id: String,
+    pub source: String,
+    #[serde(default)]
+    pub path: String,
+    /// Ancestor names, root first; see [`Task::taxonomic_distance`].
+    pub taxonomy: Vec<String>,
+    pub max_samples: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_classes: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Group>>,
+    #[serde(default)]
+    pub label_by: LabelRule,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// Overrides the suite's seed for this task's subsample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+impl Suite {
+    /// Reads and checks a suite file (unique ids, consistent rules).
+    pub fn load(path: &Path) -> Result<Suite, DataError> {
+        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        Suite::parse(&text, path)
+    }
+
+    /// Parses suite TOML; `path` is used in messages only.
+    pub fn parse(text: &str, path: &Path) -> Result<Suite, DataError> {
+        let invalid = |message: String| DataError::InvalidSuite {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut suite: Suite = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut ids = BTreeSet::new();
+        for task in &mut suite.tasks {
+            if !ids.insert(task.id.clone()) {
+                return Err(invalid(format!("task id `{}` appears twice", task.id)));
+            }
+            task.check()
+                .map_err(|m| invalid(format!("task `{}`: {m}", task.id)))?;
+            task.seed.get_or_insert(suite.seed);
+        }
+        if suite.tasks.is_empty() {
+            return Err(invalid("the suite lists no tasks".to_string()));
+        }
+        Ok(suite)
+    }
+
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+
+    /// Sources the suite needs, sorted.
+    pub fn sources(&self) -> Vec<String> {
+        let set: BTreeSet<_> = self.tasks.iter().map(|t| t.source.clone()).collect();
+        set.into_iter().collect()
+    }
+}
+
+impl Task {
+    fn check(&self) -> Result<(), String> {
+        if self.id.is_empty() || self.source.is_empty() {
+            return Err("`id` and `source` must not be empty".into());
+        }
+        if self.taxonomy.is_empty() {
+            return Err("`taxonomy` must list at least one ancestor".into());
+        }
+        if self.max_samples == 0 {
+            return Err("`max_samples` must be positive".into());
+        }
+        if self.max_classes.is_some_and(|k| k < 2) {
+            return Err("`max_classes` must be at least 2".into());
+        }
+        if Path::new(&self.path).is_absolute() || self.path.split('/').any(|c| c == "..") {
+            return Err("`path` must stay inside the source folder".into());
+        }
+        match self.label_by {
+            LabelRule::FileTag => {
+                if self.groups.is_some() {
+                    return Err("`groups` and `label_by = \"file-tag\"` exclude each other".into());
+                }
+                if self.tags.as_ref().is_none_or(|t| t.len() < 2) {
+                    return Err("`label_by = \"file-tag\"` needs at least 2 `tags`".into());
+                }
+            }
+            LabelRule::Class => {
+                if self.groups.as_ref().is_some_and(|g| g.len() < 2) {
+                    return Err("`groups` needs at least 2 groups".into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Levels from the deeper of the two tasks up to their closest common ancestor: 0 for the
+    /// same taxonomy path, 1 for siblings, and so on.
+    pub fn taxonomic_distance(&self, other: &Task) -> usize {
+        let common = self
+            .taxonomy
+            .iter()
+            .zip(&other.taxonomy)
+            .take_while(|(a, b)| a == b)
+            .count();
+        self.taxonomy.len().max(other.taxonomy.len()) - common
+    }
+
+    /// Folder the task reads: `<home>/datasets/<source>/<path>`.
+    pub fn data_dir(&self, home: &Path) -> PathBuf {
+        let dir = source_dir(home, &self.source);
+        if self.path.is_empty() {
+            dir
+        } else {
+            dir.join(&self.path)
+        }
+    }
+
+    /// Builds the task's dataset from its fetched source: opens it, applies the selection and
+    /// labelling rule, takes the seeded stratified subsample, and validates the result.
+    pub fn materialize(&self, home: &Path) -> Result<Dataset, DataError> {
+        let source_root = source_dir(home, &self.source);
+        if !source_root.join(FETCHED_MARKER).is_file() {
+            return Err(DataError::SourceNotFetched {
+                path: source_root,
+                source_name: self.source.clone(),
+            });
+        }
+        let ds = self.apply_rule(&Dataset::open(&self.data_dir(home))?)?;
+        let ds = ds.take(self.max_samples, self.seed.unwrap_or(0));
+        ds.validate()?;
+        Ok(ds)
+    }
+
+    /// The selection and labelling rule alone (no subsample), on an opened source.
+    pub fn apply_rule(&self, source: &Dataset) -> Result<Dataset, DataError> {
+        let mut ds = source.clone();
+        if let Some(tags) = &self.tags {
+            let wanted: Vec<&str> = tags.iter().map(String::as_str).collect();
+            ds = ds.relabel(ds.classes().to_vec(), |s| {
+                file_tag(s).filter(|t| wanted.contains(t)).map(|_| s.label)
+            });
+        }
+        if let Some(names) = &self.classes {
+            ds = ds.select_classes(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+        }
+        if let Some(k) = self.max_classes.filter(|&k| k < ds.classes().len()) {
+            let names: Vec<String> = ds.classes()[..k].to_vec();
+            ds = ds.select_classes(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+        }
+        if let Some(groups) = &self.groups {
+            let groups: Vec<(&str, Vec<&str>)> = groups
+                .iter()
+                .map(|g| {
+                    (
+                        g.name.as_str(),
+                        g.classes.iter().map(String::as_str).collect(),
+                    )
+                })
+                .collect();
+            ds = ds.group_classes(&groups)?;
+        }
+        if self.label_by == LabelRule::FileTag {
+            let tags = self.tags.clone().unwrap_or_default();
+            ds = ds.relabel(tags.clone(), |s| {
+                file_tag(s).and_then(|t| tags.iter().position(|x| x == t))
+            });
+        }
+        Ok(ds)
+    }
+}
+
+/// The text before the first `_` of a file sample's stem (`sans-bold_03.png` → `sans-bold`).
+fn file_tag(sample: &Sample) -> Option<&str> {
+    match &sample.source {
+        SampleSource::File(p) => p.file_stem()?.to_str()?.split('_').next(),
+        SampleSource::Idx(_) => None,
+    }
+}
