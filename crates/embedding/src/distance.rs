@@ -1,0 +1,421 @@
+//! Distances between embeddings, exactly as the reference implementation defines them
+//! (REFERENCE.md §6), computed in f64.
+//!
+//! Notation: `h` hessian (Fisher), `s` scale (prior precision), `v = 1/h` variance,
+//! `ε = 1e-8` (absolute, where REF puts it), `cos(u, v) = 1 − u·v / (‖u‖‖v‖)` (SciPy's cosine,
+//! clipped to [0, 2]), sums and means over the filters `i`:
+//!
+//! | metric | definition |
+//! |---|---|
+//! | `cosine` | cos(h₀/(h₀+h₁+ε), h₁/(h₀+h₁+ε)) — the paper's symmetric Task2Vec distance |
+//! | `normalized-cosine` | cos(v₀/(1/s₀), v₁/(1/s₁)) — cosine of prior-normalised variances (not the paper's "normalised cosine") |
+//! | `correlation` | cos(v₀ − mean v₀, v₁ − mean v₁) — SciPy correlation distance of the variances |
+//! | `entropy` | log 2 − meanᵢ H(pᵢ), p = h₀/(h₀+h₁+ε), H the binary entropy (0·log 0 = 0) |
+//! | `kl` | Σᵢ max(KL(v₀ᵢ‖v₁ᵢ), KL(v₁ᵢ‖v₀ᵢ)), KL(a‖b) = ½(a/b − 1 + log b − log a) (zero-mean Gaussians) |
+//! | `asymmetric-kl` | Σᵢ KL(v₀ᵢ‖v₁ᵢ) — direction first → second |
+//! | `jsd` | meanᵢ ½(KL(v₀ᵢ‖m̄ᵢ) + KL(v₁ᵢ‖m̄ᵢ)), m̄ = (v₀+v₁)/2 (Gaussian "JS-like", not a mixture JSD) |
+//!
+//! Every metric is 0 for identical inputs except `entropy`, whose ε makes it slightly positive
+//! when the Fisher values are not ≫ ε.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ndarray::Array2;
+
+use crate::embedding::Embedding;
+use crate::error::{Error, Result};
+
+/// The ε REF adds to `h₀ + h₁` in `cosine` and `entropy` (absolute, not relative).
+pub const EPSILON: f64 = 1e-8;
+
+/// A distance between two embeddings (names as in REF, with `-` for `_`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Metric {
+    /// The paper's symmetric Task2Vec distance (REF's default).
+    #[default]
+    Cosine,
+    /// Cosine distance of the prior-normalised variances `s/h`.
+    NormalizedCosine,
+    /// SciPy correlation distance of the variances `1/h`.
+    Correlation,
+    /// log 2 minus the mean binary entropy of `h₀/(h₀+h₁+ε)`.
+    Entropy,
+    /// Symmetrised (entrywise max) Gaussian KL of the variances.
+    Kl,
+    /// Gaussian KL of the variances, first → second.
+    AsymmetricKl,
+    /// Gaussian Jensen–Shannon-like divergence of the variances.
+    Jsd,
+}
+
+impl Metric {
+    /// All metrics, in REF's order of registration.
+    pub const ALL: [Metric; 7] = [
+        Metric::Kl,
+        Metric::AsymmetricKl,
+        Metric::Jsd,
+        Metric::Cosine,
+        Metric::NormalizedCosine,
+        Metric::Correlation,
+        Metric::Entropy,
+    ];
+
+    /// The metric's name (kebab case); `FromStr` also accepts REF's snake case.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Cosine => "cosine",
+            Metric::NormalizedCosine => "normalized-cosine",
+            Metric::Correlation => "correlation",
+            Metric::Entropy => "entropy",
+            Metric::Kl => "kl",
+            Metric::AsymmetricKl => "asymmetric-kl",
+            Metric::Jsd => "jsd",
+        }
+    }
+
+    /// Whether d(a, b) = d(b, a).
+    pub fn is_symmetric(self) -> bool {
+        self != Metric::AsymmetricKl
+    }
+
+    /// Metrics that work with variances `1/h` need every Fisher value > 0.
+    pub fn needs_positive_fisher(self) -> bool {
+        !matches!(self, Metric::Cosine | Metric::Entropy)
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Metric {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == wanted)
+            .ok_or_else(|| Error::UnknownName {
+                what: "metric",
+                name: s.to_string(),
+                expected: Metric::ALL.map(Metric::name).join(", "),
+            })
+    }
+}
+
+/// Distance `metric(a, b)`. Errors when the embeddings are not comparable (different probe or
+/// layout) or the metric needs positive Fisher values and meets a zero.
+pub fn distance(a: &Embedding, b: &Embedding, metric: Metric) -> Result<f64> {
+    a.check_comparable(b)?;
+    let pa = Prepared::new(std::slice::from_ref(a), metric)?;
+    let pb = Prepared::new(std::slice::from_ref(b), metric)?;
+    Ok(pair(&pa, 0, &pb, 0))
+}
+
+/// Columns processed per step. Single pairs and the blocked matrix code both accumulate in
+/// chunks of this size in the same order, so `pdist` agrees bit for bit with `distance`.
+pub(crate) const CHUNK: usize = 512;
+
+/// Per-embedding rows transformed once for a metric (variances, their logs, centring), so that
+/// the pair kernels only do the work that depends on both embeddings.
+pub(crate) struct Prepared {
+    pub(crate) metric: Metric,
+    /// `h` (cosine, entropy), `s/h`-like variances (normalized-cosine), centred `1/h`
+    /// (correlation), or `1/h` (kl, asymmetric-kl, jsd).
+    pub(crate) a: Array2<f64>,
+    /// `log(1/h)` for the KL family; empty otherwise.
+    pub(crate) b: Array2<f64>,
+}
+
+impl Prepared {
+    pub(crate) fn new(embeddings: &[Embedding], metric: Metric) -> Result<Self> {
+        let n = embeddings.len();
+        let d = embeddings.first().map_or(0, Embedding::dim);
+        let mut a = Array2::<f64>::zeros((n, d));
+        let kl_family = matches!(metric, Metric::Kl | Metric::AsymmetricKl | Metric::Jsd);
+        let mut b = Array2::<f64>::zeros(if kl_family { (n, d) } else { (0, 0) });
+        for (r, e) in embeddings.iter().enumerate() {
+            if e.dim() != d {
+                return Err(Error::Incompatible {
+                    a: embeddings[0].name().to_string(),
+                    b: e.name().to_string(),
+                    reason: format!("different dimensions ({d} vs {})", e.dim()),
+                });
+            }
+            if metric.needs_positive_fisher()
+                && let Some(index) = e.hessian().iter().position(|&h| h == 0.0)
+            {
+                return Err(Error::ZeroFisher {
+                    metric: metric.name(),
+                    name: e.name().to_string(),
+                    index,
+                });
+            }
+            let h = e.hessian();
+            let mut row = a.row_mut(r);
+            match metric {
+                Metric::Cosine | Metric::Entropy => row.assign(h),
+                Metric::NormalizedCosine => {
+                    // REF: variance / lambda², variance = 1/h, lambda² = 1/scale.
+                    ndarray::Zip::from(&mut row)
+                        .and(h)
+                        .and(e.scale())
+                        .for_each(|o, &h, &s| *o = (1.0 / h) / (1.0 / s));
+                }
+                Metric::Correlation => {
+                    row.assign(&h.mapv(|h| 1.0 / h));
+                    let mean = row.sum() / d as f64;
+                    row.mapv_inplace(|v| v - mean);
+                    if row.iter().all(|&v| v == 0.0) {
+                        return Err(Error::InvalidArgument(format!(
+                            "correlation is undefined for {:?}: all its Fisher values are equal",
+                            e.name()
+                        )));
+                    }
+                }
+                Metric::Kl | Metric::AsymmetricKl | Metric::Jsd => {
+                    row.assign(&h.mapv(|h| 1.0 / h));
+                    b.row_mut(r).assign(&row.mapv(f64::ln));
+                }
+            }
+            if let Some(index) = row.iter().position(|v| !v.is_finite()) {
+                return Err(Error::InvalidArgument(format!(
+                    "metric `{metric}` overflows for {:?}: hessian[{index}] = {:e} is too small",
+                    e.name(),
+                    h[index]
+                )));
+            }
+        }
+        Ok(Prepared { metric, a, b })
+    }
+
+    pub(crate) fn dim(&self) -> usize {
+        self.a.ncols()
+    }
+
+    fn row_a(&self, r: usize) -> &[f64] {
+        self.a
+            .row(r)
+            .to_slice()
+            .expect("rows of a standard-layout array are contiguous")
+    }
+
+    fn row_b(&self, r: usize) -> &[f64] {
+        if self.b.is_empty() {
+            &[]
+        } else {
+            self.b
+                .row(r)
+                .to_slice()
+                .expect("rows of a standard-layout array are contiguous")
+        }
+    }
+}
+
+/// Running sums of one pair (meaning depends on the metric).
+pub(crate) type Acc = [f64; 3];
+
+/// Add columns `cols` of row `i` of `p` and row `j` of `q` to `acc`.
+#[inline]
+pub(crate) fn accumulate(
+    p: &Prepared,
+    i: usize,
+    q: &Prepared,
+    j: usize,
+    cols: std::ops::Range<usize>,
+    acc: &mut Acc,
+) {
+    let x = &p.row_a(i)[cols.clone()];
+    let y = &q.row_a(j)[cols.clone()];
+    let part = match p.metric {
+        Metric::Cosine => kernels::scaled_cosine(x, y),
+        Metric::NormalizedCosine | Metric::Correlation => kernels::dots(x, y),
+        Metric::Entropy => [kernels::entropy(x, y), 0.0, 0.0],
+        Metric::Kl | Metric::AsymmetricKl | Metric::Jsd => {
+            let lx = &p.row_b(i)[cols.clone()];
+            let ly = &q.row_b(j)[cols];
+            let s = match p.metric {
+                Metric::Kl => kernels::kl_max(x, lx, y, ly),
+                Metric::AsymmetricKl => kernels::kl_forward(x, lx, y, ly),
+                _ => kernels::jsd(x, lx, y, ly),
+            };
+            [s, 0.0, 0.0]
+        }
+    };
+    for (a, b) in acc.iter_mut().zip(part) {
+        *a += b;
+    }
+}
+
+/// Turn a pair's sums into the distance.
+#[inline]
+pub(crate) fn finish(metric: Metric, acc: Acc, dim: usize) -> f64 {
+    match metric {
+        Metric::Cosine | Metric::NormalizedCosine | Metric::Correlation => {
+            // SciPy: 1 − uv/√(uu·vv), clipped to [0, 2] against rounding.
+            (1.0 - acc[0] / (acc[1] * acc[2]).sqrt()).clamp(0.0, 2.0)
+        }
+        Metric::Entropy => std::f64::consts::LN_2 - acc[0] / dim as f64,
+        Metric::Kl | Metric::AsymmetricKl => acc[0],
+        Metric::Jsd => acc[0] / dim as f64,
+    }
+}
+
+/// Distance between row `i` of `p` and row `j` of `q` (same metric and dimension).
+pub(crate) fn pair(p: &Prepared, i: usize, q: &Prepared, j: usize) -> f64 {
+    let d = p.dim();
+    let mut acc = [0.0; 3];
+    let mut start = 0;
+    while start < d {
+        let end = (start + CHUNK).min(d);
+        accumulate(p, i, q, j, start..end, &mut acc);
+        start = end;
+    }
+    finish(p.metric, acc, d)
+}
+
+/// The per-chunk arithmetic. Lane arrays let LLVM vectorise the f64 sums (it may not
+/// reassociate a single scalar sum); the lane order is fixed, so results are deterministic.
+mod kernels {
+    use super::EPSILON;
+
+    const L: usize = 8;
+
+    #[inline(always)]
+    fn reduce(lanes: [f64; L]) -> f64 {
+        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+            + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+    }
+
+    /// Σ x·y/σ², Σ x²/σ², Σ y²/σ² with σ = x + y + ε: the three sums of SciPy's cosine between
+    /// x/σ and y/σ, with one division per entry.
+    #[inline(always)]
+    fn scaled_cosine_impl(x: &[f64], y: &[f64]) -> [f64; 3] {
+        let (mut xy, mut xx, mut yy) = ([0.0; L], [0.0; L], [0.0; L]);
+        let (xc, xr) = x.as_chunks::<L>();
+        let (yc, yr) = y.as_chunks::<L>();
+        for (a, b) in xc.iter().zip(yc) {
+            for l in 0..L {
+                let s = a[l] + b[l] + EPSILON;
+                let q = 1.0 / (s * s);
+                xy[l] += a[l] * b[l] * q;
+                xx[l] += a[l] * a[l] * q;
+                yy[l] += b[l] * b[l] * q;
+            }
+        }
+        for (l, (&a, &b)) in xr.iter().zip(yr).enumerate() {
+            let s = a + b + EPSILON;
+            let q = 1.0 / (s * s);
+            xy[l] += a * b * q;
+            xx[l] += a * a * q;
+            yy[l] += b * b * q;
+        }
+        [reduce(xy), reduce(xx), reduce(yy)]
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn scaled_cosine_avx2(x: &[f64], y: &[f64]) -> [f64; 3] {
+        scaled_cosine_impl(x, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn scaled_cosine_avx512(x: &[f64], y: &[f64]) -> [f64; 3] {
+        scaled_cosine_impl(x, y)
+    }
+
+    /// The hot loop of `pdist`: dispatched at run time to the widest vector unit. No FMA is
+    /// enabled, so every path rounds identically.
+    #[inline]
+    pub(super) fn scaled_cosine(x: &[f64], y: &[f64]) -> [f64; 3] {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F (checked just above).
+                return unsafe { scaled_cosine_avx512(x, y) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { scaled_cosine_avx2(x, y) };
+            }
+        }
+        scaled_cosine_impl(x, y)
+    }
+
+    /// Σ x·y, Σ x², Σ y².
+    #[inline]
+    pub(super) fn dots(x: &[f64], y: &[f64]) -> [f64; 3] {
+        let (mut xy, mut xx, mut yy) = ([0.0; L], [0.0; L], [0.0; L]);
+        let (xc, xr) = x.as_chunks::<L>();
+        let (yc, yr) = y.as_chunks::<L>();
+        for (a, b) in xc.iter().zip(yc) {
+            for l in 0..L {
+                xy[l] += a[l] * b[l];
+                xx[l] += a[l] * a[l];
+                yy[l] += b[l] * b[l];
+            }
+        }
+        for (l, (&a, &b)) in xr.iter().zip(yr).enumerate() {
+            xy[l] += a * b;
+            xx[l] += a * a;
+            yy[l] += b * b;
+        }
+        [reduce(xy), reduce(xx), reduce(yy)]
+    }
+
+    /// xlogy(p, p): p·ln p with 0·ln 0 = 0.
+    #[inline(always)]
+    fn xlogx(p: f64) -> f64 {
+        if p == 0.0 { 0.0 } else { p * p.ln() }
+    }
+
+    /// Σ binary entropy of p = x/(x+y+ε).
+    #[inline]
+    pub(super) fn entropy(x: &[f64], y: &[f64]) -> f64 {
+        let mut sum = 0.0;
+        for (&a, &b) in x.iter().zip(y) {
+            let p = a / (a + b + EPSILON);
+            sum += -(xlogx(p) + xlogx(1.0 - p));
+        }
+        sum
+    }
+
+    /// KL(N(0,a)‖N(0,b)) from variances and their logs.
+    #[inline(always)]
+    fn kl(a: f64, la: f64, b: f64, lb: f64) -> f64 {
+        0.5 * (a / b - 1.0 + lb - la)
+    }
+
+    #[inline]
+    pub(super) fn kl_max(x: &[f64], lx: &[f64], y: &[f64], ly: &[f64]) -> f64 {
+        let mut sum = 0.0;
+        for i in 0..x.len() {
+            sum += kl(x[i], lx[i], y[i], ly[i]).max(kl(y[i], ly[i], x[i], lx[i]));
+        }
+        sum
+    }
+
+    #[inline]
+    pub(super) fn kl_forward(x: &[f64], lx: &[f64], y: &[f64], ly: &[f64]) -> f64 {
+        let mut sum = 0.0;
+        for i in 0..x.len() {
+            sum += kl(x[i], lx[i], y[i], ly[i]);
+        }
+        sum
+    }
+
+    #[inline]
+    pub(super) fn jsd(x: &[f64], lx: &[f64], y: &[f64], ly: &[f64]) -> f64 {
+        let mut sum = 0.0;
+        for i in 0..x.len() {
+            let m = 0.5 * (x[i] + y[i]);
+            let lm = m.ln();
+            sum += 0.5 * (kl(x[i], lx[i], m, lm) + kl(y[i], ly[i], m, lm));
+        }
+        sum
+    }
+}

@@ -1,0 +1,114 @@
+//! The crate's one error type. Every variant says what is wrong in words a user can act on;
+//! file-level operations wrap it in [`Error::InFile`] so the message names the file.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Fisher vector has no values.
+    #[error("the embedding is empty (no Fisher values)")]
+    Empty,
+    /// All Fisher values are zero: no distance is defined.
+    #[error("all Fisher values are zero (the estimator saw no signal); distances would be 0/0")]
+    AllZero,
+    /// A vector's length does not match what it must match.
+    #[error("{what} has {found} values but {expected} were expected")]
+    LengthMismatch {
+        what: &'static str,
+        found: usize,
+        expected: usize,
+    },
+    /// NaN or ±inf in an input vector.
+    #[error("{what}[{index}] is {value}, not a finite number")]
+    NonFinite {
+        what: &'static str,
+        index: usize,
+        value: f64,
+    },
+    /// Fisher information is a variance: it is never negative.
+    #[error("hessian[{index}] = {value} is negative (Fisher values are >= 0)")]
+    NegativeFisher { index: usize, value: f64 },
+    /// The prior precision must be strictly positive.
+    #[error("scale[{index}] = {value} must be > 0 (it is a prior precision)")]
+    NonPositiveScale { index: usize, value: f64 },
+    /// The layer layout is unusable (empty name, zero filters, duplicate layer, ...).
+    #[error("bad layout: {0}")]
+    BadLayout(String),
+    /// Two embeddings cannot be compared (different probe, layout or length).
+    #[error("cannot compare {a:?} with {b:?}: {reason}")]
+    Incompatible {
+        a: String,
+        b: String,
+        reason: String,
+    },
+    /// A metric that divides by the Fisher values met a zero.
+    #[error(
+        "metric `{metric}` needs strictly positive Fisher values, but {name:?} has hessian[{index}] = 0"
+    )]
+    ZeroFisher {
+        metric: &'static str,
+        name: String,
+        index: usize,
+    },
+    /// Unknown metric / linkage / option name.
+    #[error("unknown {what} {name:?} (expected one of: {expected})")]
+    UnknownName {
+        what: &'static str,
+        name: String,
+        expected: String,
+    },
+    /// The asymmetric distance needs a trivial embedding.
+    #[error(
+        "{name:?} has no prior (scale is all ones, e.g. a Monte-Carlo embedding), so its trivial \
+         embedding is undefined: supply one (e.g. the embedding of the probe's pre-training task)"
+    )]
+    NoTrivialEmbedding { name: String },
+    /// A JSON document that is cut short.
+    #[error("truncated JSON ({0})")]
+    TruncatedJson(String),
+    /// A JSON document that is not a valid embedding.
+    #[error("not a valid task2vec embedding JSON: {0}")]
+    BadJson(String),
+    /// A JSON document from a newer (or unknown) format version.
+    #[error(
+        "embedding format_version {found} is not supported (this build reads version {supported}); upgrade task2vec"
+    )]
+    UnsupportedVersion { found: u64, supported: u64 },
+    /// A `.npy` file that cannot be read as a vector/matrix of floats.
+    #[error("bad .npy file: {0}")]
+    Npy(String),
+    /// A distance matrix (CSV or .npy) that is not usable.
+    #[error("bad distance matrix: {0}")]
+    BadMatrix(String),
+    /// Invalid arguments to an algorithm (k = 0, too few items, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Operating-system I/O error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Plot rendering failed.
+    #[error("plot: {0}")]
+    Plot(String),
+    /// Any of the above, in a named file.
+    // Not a `#[source]`: the message already contains the inner error, and anyhow's `{:#}`
+    // would print it twice.
+    #[error("{}: {error}", path.display())]
+    InFile { path: PathBuf, error: Box<Error> },
+}
+
+impl Error {
+    /// Attach a file name to an error (idempotent: an error already naming a file keeps it).
+    pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
+        match self {
+            Error::InFile { .. } => self,
+            other => Error::InFile {
+                path: path.into(),
+                error: Box::new(other),
+            },
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

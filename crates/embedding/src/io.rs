@@ -1,0 +1,225 @@
+//! Reading and writing embeddings (versioned JSON) and arrays (`.npy`, numpy-compatible).
+//! Every writer is atomic: it writes a temporary file in the target directory and renames it.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
+use serde::{Deserialize, Serialize};
+
+use crate::embedding::{Embedding, Layout, Provenance};
+use crate::error::{Error, Result};
+
+/// The JSON format version this build writes, and the newest it reads.
+pub const FORMAT_VERSION: u64 = 1;
+
+#[derive(Serialize)]
+struct EmbeddingFileOut<'a> {
+    format_version: u64,
+    layout: &'a Layout,
+    hessian: &'a [f64],
+    scale: &'a [f64],
+    meta: &'a Provenance,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmbeddingFileIn {
+    #[allow(dead_code)] // checked before the typed parse
+    format_version: u64,
+    layout: Layout,
+    hessian: Vec<f64>,
+    scale: Vec<f64>,
+    meta: Provenance,
+}
+
+impl Embedding {
+    /// Serialise to the versioned JSON format.
+    pub fn to_json(&self) -> String {
+        let out = EmbeddingFileOut {
+            format_version: FORMAT_VERSION,
+            layout: self.layout(),
+            hessian: self
+                .hessian()
+                .as_slice()
+                .expect("owned 1-D arrays are contiguous"),
+            scale: self
+                .scale()
+                .as_slice()
+                .expect("owned 1-D arrays are contiguous"),
+            meta: self.meta(),
+        };
+        serde_json::to_string(&out).expect("an embedding always serialises")
+    }
+
+    /// Parse the versioned JSON format, validating the result like [`Embedding::new`].
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            if e.is_eof() {
+                Error::TruncatedJson(e.to_string())
+            } else {
+                Error::BadJson(e.to_string())
+            }
+        })?;
+        let version = match value.get("format_version") {
+            None => {
+                return Err(Error::BadJson(
+                    "no `format_version` field (is this a task2vec embedding?)".into(),
+                ));
+            }
+            Some(v) => v.as_u64().ok_or_else(|| {
+                Error::BadJson(format!("`format_version` is {v}, not an integer"))
+            })?,
+        };
+        if version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let file: EmbeddingFileIn =
+            serde_json::from_value(value).map_err(|e| Error::BadJson(e.to_string()))?;
+        Embedding::new(
+            Array1::from(file.hessian),
+            Some(Array1::from(file.scale)),
+            file.layout,
+            file.meta,
+        )
+    }
+
+    /// Read an embedding JSON file. Errors name the file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io(e).in_file(path))?;
+        Embedding::from_json(&text).map_err(|e| e.in_file(path))
+    }
+
+    /// Write an embedding JSON file atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let json = self.to_json();
+        write_atomic(path.as_ref(), |w| {
+            w.write_all(json.as_bytes()).map_err(Error::Io)
+        })
+    }
+}
+
+/// Write a file atomically: `fill` writes into a temporary file next to `path`, which then
+/// replaces `path`. A crash never leaves a half-written file behind.
+pub fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<&mut File>) -> Result<()>,
+) -> Result<()> {
+    let inner = || -> Result<()> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        {
+            let mut w = BufWriter::new(tmp.as_file_mut());
+            fill(&mut w)?;
+            w.flush()?;
+        }
+        tmp.persist(path).map_err(|e| Error::Io(e.error))?;
+        Ok(())
+    };
+    inner().map_err(|e| e.in_file(path))
+}
+
+/// Write a vector as `.npy` (float64), atomically.
+pub fn write_vector_npy(path: impl AsRef<Path>, v: &Array1<f64>) -> Result<()> {
+    write_atomic(path.as_ref(), |w| {
+        v.write_npy(w).map_err(|e| Error::Npy(e.to_string()))
+    })
+}
+
+/// Write a matrix as `.npy` (float64, C order), atomically.
+pub fn write_matrix_npy(path: impl AsRef<Path>, m: &Array2<f64>) -> Result<()> {
+    write_atomic(path.as_ref(), |w| {
+        m.write_npy(w).map_err(|e| Error::Npy(e.to_string()))
+    })
+}
+
+/// Read a float array of any dtype we accept (float64 or float32, widened).
+fn read_npy_f64<D: ndarray::Dimension>(path: &Path) -> Result<ndarray::Array<f64, D>>
+where
+    ndarray::Array<f64, D>: ReadNpyExt,
+    ndarray::Array<f32, D>: ReadNpyExt,
+{
+    let open = || -> Result<BufReader<File>> { Ok(BufReader::new(File::open(path)?)) };
+    let inner = || -> Result<ndarray::Array<f64, D>> {
+        match ndarray::Array::<f64, D>::read_npy(open()?) {
+            Ok(a) => Ok(a),
+            Err(ReadNpyError::WrongDescriptor(_)) => {
+                match ndarray::Array::<f32, D>::read_npy(open()?) {
+                    Ok(a) => Ok(a.mapv(f64::from)),
+                    Err(ReadNpyError::WrongDescriptor(d)) => {
+                        Err(Error::Npy(format!("dtype {d} is not float64 or float32")))
+                    }
+                    Err(e) => Err(Error::Npy(e.to_string())),
+                }
+            }
+            Err(e) => Err(Error::Npy(e.to_string())),
+        }
+    };
+    inner().map_err(|e| e.in_file(path))
+}
+
+/// Read a 1-D `.npy` of float64 or float32 values.
+pub fn read_vector_npy(path: impl AsRef<Path>) -> Result<Array1<f64>> {
+    read_npy_f64(path.as_ref())
+}
+
+/// Read a 2-D `.npy` of float64 or float32 values.
+pub fn read_matrix_npy(path: impl AsRef<Path>) -> Result<Array2<f64>> {
+    read_npy_f64(path.as_ref())
+}
+
+/// Read a layout JSON file: a list of `{"name": ..., "filters": ...}` objects.
+pub fn read_layout(path: impl AsRef<Path>) -> Result<Layout> {
+    let path = path.as_ref();
+    let inner = || -> Result<Layout> {
+        let text = std::fs::read_to_string(path)?;
+        serde_json::from_str(&text).map_err(|e| {
+            if e.is_eof() {
+                Error::TruncatedJson(e.to_string())
+            } else {
+                Error::BadJson(format!(
+                    "expected a layout: a list of {{\"name\", \"filters\"}} objects ({e})"
+                ))
+            }
+        })
+    };
+    inner().map_err(|e| e.in_file(path))
+}
+
+/// Build an embedding from `.npy` files written by numpy (e.g. by the reference PyTorch code):
+/// `hessian` and optional `scale` vectors, optional layout (one segment `all` otherwise).
+pub fn import_npy(
+    hessian: impl AsRef<Path>,
+    scale: Option<&Path>,
+    layout: Option<&Path>,
+    meta: Provenance,
+) -> Result<Embedding> {
+    let hessian_path = hessian.as_ref();
+    let h = read_vector_npy(hessian_path)?;
+    let s = scale.map(read_vector_npy).transpose()?;
+    let layout_path = layout;
+    let layout = match layout_path {
+        Some(p) => read_layout(p)?,
+        None => Layout::single("all", h.len()),
+    };
+    // Attribute the problem to the file most likely at fault.
+    Embedding::new(h, s, layout, meta).map_err(|e| {
+        let culprit = match (&e, scale, layout_path) {
+            (Error::LengthMismatch { what: "scale", .. }, Some(s), _)
+            | (Error::NonFinite { what: "scale", .. }, Some(s), _)
+            | (Error::NonPositiveScale { .. }, Some(s), _) => s,
+            (Error::BadLayout(_), _, Some(l)) => l,
+            _ => hessian_path,
+        };
+        e.in_file(culprit)
+    })
+}
