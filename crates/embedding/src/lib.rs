@@ -15,12 +15,21 @@
 //! # Ok::<(), task2vec_embedding::Error>(())
 //! ```
 
+pub mod asymmetric;
+pub mod cluster;
 pub mod distance;
 pub mod embedding;
 pub mod error;
 pub mod io;
 pub mod matrix;
+pub mod select;
+pub mod stats;
+pub mod taxonomy;
 
+pub use asymmetric::{
+    DEFAULT_ALPHA, asymmetric_distance, asymmetric_pdist, complexity, trivial_embedding,
+};
+pub use cluster::{Dendrogram, LeafOrdering, Linkage, linkage, ordered_leaves};
 pub use distance::{EPSILON, Metric, distance};
 pub use embedding::{
     DatasetFingerprint, Embedding, EstimatorInfo, LayerSegment, Layout, ProbeId, Provenance,
