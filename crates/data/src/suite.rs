@@ -211,14 +211,26 @@ impl Task {
                 source_name: self.source.clone(),
             });
         }
-        let ds = self.apply_rule(&Dataset::open(&self.data_dir(home))?)?;
-        let ds = ds.take(self.max_samples, self.seed.unwrap_or(0));
+        let ds = self.build(&Dataset::open(&self.data_dir(home))?)?;
         ds.validate()?;
         Ok(ds)
     }
 
-    /// The selection and labelling rule alone (no subsample), on an opened source.
-    pub fn apply_rule(&self, source: &Dataset) -> Result<Dataset, DataError> {
+    /// Selection, subsample and labelling on an opened source, in this order:
+    /// 1. keep files with the listed `tags`; 2. `classes`, then `max_classes`;
+    /// 3. the seeded subsample of `max_samples`, stratified by the *source* classes;
+    /// 4. relabel by `groups` or by file tag.
+    ///
+    /// Subsampling before relabelling makes tasks that differ only in their labelling rule
+    /// (class vs group, letter vs style) see exactly the same images.
+    pub fn build(&self, source: &Dataset) -> Result<Dataset, DataError> {
+        let selected = self.select(source)?;
+        let sampled = selected.take(self.max_samples, self.seed.unwrap_or(0));
+        self.label(&sampled)
+    }
+
+    /// Steps 1–2 of [`Task::build`]: tags, then classes.
+    pub fn select(&self, source: &Dataset) -> Result<Dataset, DataError> {
         let mut ds = source.clone();
         if let Some(tags) = &self.tags {
             let wanted: Vec<&str> = tags.iter().map(String::as_str).collect();
@@ -233,6 +245,12 @@ impl Task {
             let names: Vec<String> = ds.classes()[..k].to_vec();
             ds = ds.select_classes(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
         }
+        Ok(ds)
+    }
+
+    /// Step 4 of [`Task::build`]: labels by `groups` or by file tag (else unchanged).
+    pub fn label(&self, selected: &Dataset) -> Result<Dataset, DataError> {
+        let mut ds = selected.clone();
         if let Some(groups) = &self.groups {
             let groups: Vec<(&str, Vec<&str>)> = groups
                 .iter()

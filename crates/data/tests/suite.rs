@@ -36,6 +36,25 @@ max_classes = 2
 seed = 11
 
 [[task]]
+id = "glyphs/by-char-small"
+source = "glyphs"
+path = "Latin"
+taxonomy = ["scripts", "alphabets", "latin"]
+max_samples = 5
+tags = ["sans-regular", "sans-bold"]
+seed = 4
+
+[[task]]
+id = "glyphs/by-weight-small"
+source = "glyphs"
+path = "Latin"
+taxonomy = ["scripts", "alphabets", "latin"]
+max_samples = 5
+label_by = "file-tag"
+tags = ["sans-regular", "sans-bold"]
+seed = 4
+
+[[task]]
 id = "clip/groups"
 source = "glyphs"
 path = "Greek"
@@ -74,7 +93,7 @@ fn fake_home() -> tempfile::TempDir {
 #[test]
 fn parses_and_fills_default_seed() {
     let s = Suite::parse(SUITE, Path::new("t.toml")).unwrap();
-    assert_eq!(s.tasks.len(), 4);
+    assert_eq!(s.tasks.len(), 6);
     assert_eq!(s.tasks[0].seed, Some(3));
     assert_eq!(s.tasks[2].seed, Some(11));
     assert_eq!(s.sources(), ["glyphs"]);
@@ -83,7 +102,7 @@ fn parses_and_fills_default_seed() {
 #[test]
 fn taxonomic_distance_counts_levels_to_the_common_ancestor() {
     let s = Suite::parse(SUITE, Path::new("t.toml")).unwrap();
-    let (latin, greek, deep) = (&s.tasks[0], &s.tasks[2], &s.tasks[3]);
+    let (latin, greek, deep) = (&s.tasks[0], &s.tasks[2], &s.tasks[5]);
     assert_eq!(latin.taxonomic_distance(latin), 0);
     assert_eq!(latin.taxonomic_distance(greek), 1);
     assert_eq!(greek.taxonomic_distance(latin), 1);
@@ -119,6 +138,13 @@ fn same_images_different_labels() {
     // "a/sans-bold_0.png" is the first file in sorted order: char a (0), weight bold (1).
     assert_eq!(files(&by_char)[0], "a/sans-bold_0.png");
     assert_eq!((by_char.label(0), by_weight.label(0)), (0, 1));
+
+    // With subsampling active (5 of 12), both rules still pick the same 5 files.
+    let small_char = s.tasks[3].materialize(home.path()).unwrap();
+    let small_weight = s.tasks[4].materialize(home.path()).unwrap();
+    assert_eq!(small_char.len(), 5);
+    assert_eq!(files(&small_char), files(&small_weight));
+    assert_eq!(small_weight.classes(), ["sans-regular", "sans-bold"]);
 }
 
 #[test]
@@ -129,7 +155,7 @@ fn max_classes_groups_and_subsample() {
     let first2 = s.tasks[2].materialize(home.path()).unwrap();
     assert_eq!(first2.classes(), ["alpha", "beta"]);
     assert_eq!(first2.len(), 3);
-    let grouped = s.tasks[3].materialize(home.path()).unwrap();
+    let grouped = s.tasks[5].materialize(home.path()).unwrap();
     assert_eq!(grouped.classes(), ["ab", "g"]);
     assert_eq!(grouped.labels(), vec![0, 0, 0, 0, 1, 1]);
 }

@@ -1,0 +1,140 @@
+//! The committed suites agree with the manifests and the glyph script table (a staleness check
+//! for `ci/data/gen_suites.py`'s output), and keep the promises the suites make.
+use std::collections::BTreeSet;
+
+use task2vec_data::Suite;
+
+use super::glyphs::ScriptTable;
+use super::manifest::{Access, Manifest, manifests_dir};
+
+fn suite(name: &str) -> Suite {
+    Suite::load(&manifests_dir().join("suites").join(format!("{name}.toml"))).unwrap()
+}
+
+/// Class names a task mentions (`classes` and group members).
+fn named_classes(t: &task2vec_data::Task) -> Vec<String> {
+    let mut v = t.classes.clone().unwrap_or_default();
+    for g in t.groups.iter().flatten() {
+        v.extend(g.classes.iter().cloned());
+    }
+    v
+}
+
+#[test]
+fn suites_match_their_sources() {
+    let dir = manifests_dir();
+    let table = ScriptTable::load(&dir.join("taxonomy/glyph-scripts.toml")).unwrap();
+    let scripts: BTreeSet<&str> = table.script.iter().map(|s| s.name.as_str()).collect();
+    for name in ["quick", "offline-full"] {
+        let s = suite(name);
+        for t in &s.tasks {
+            let m = Manifest::load(&dir.join(format!("{}.toml", t.source))).unwrap();
+            assert_eq!(
+                m.access,
+                Access::Offline,
+                "{}: offline suites use offline sources",
+                t.id
+            );
+            assert_eq!(
+                t.taxonomy[0], t.source,
+                "{}: the taxonomy root is the source",
+                t.id
+            );
+            if !m.classes.is_empty() {
+                for c in named_classes(t) {
+                    assert!(
+                        m.classes.contains(&c),
+                        "{}: `{c}` is not a class of {}",
+                        t.id,
+                        t.source
+                    );
+                }
+            }
+            if t.source == "glyphs" {
+                let spec = table.script.iter().find(|s| s.name == t.path);
+                let spec = spec
+                    .unwrap_or_else(|| panic!("{}: `{}` is not in the script table", t.id, t.path));
+                if t.label_by == task2vec_data::LabelRule::Class {
+                    assert_eq!(t.taxonomy[1..], spec.family[..], "{}: stale taxonomy", t.id);
+                }
+            }
+        }
+        if name == "offline-full" {
+            let glyph_scripts: BTreeSet<&str> = s
+                .tasks
+                .iter()
+                .filter(|t| t.source == "glyphs")
+                .map(|t| t.path.as_str())
+                .collect();
+            assert_eq!(glyph_scripts, scripts, "one glyph task per script");
+        }
+    }
+}
+
+#[test]
+fn quick_suite_is_small() {
+    let s = suite("quick");
+    assert!((8..=12).contains(&s.tasks.len()));
+    for t in &s.tasks {
+        assert!(t.max_samples <= 300, "{}", t.id);
+        let k = match (&t.groups, &t.classes) {
+            (Some(g), _) => g.len(),
+            (None, Some(c)) => c.len(),
+            (None, None) => panic!("{}: quick tasks name their classes", t.id),
+        };
+        assert!((2..=5).contains(&k), "{}: {k} classes", t.id);
+        assert!(["fashion-mnist", "animal-mnist", "mnist"].contains(&t.source.as_str()));
+    }
+}
+
+#[test]
+fn full_suite_has_hierarchy_and_same_image_pairs() {
+    let s = suite("offline-full");
+    assert!(s.tasks.len() >= 60, "{} tasks", s.tasks.len());
+    // Taxonomic distances span several levels.
+    let by_id = |id: &str| s.task(id).unwrap();
+    let deva = by_id("glyphs/Devanagari");
+    assert_eq!(deva.taxonomic_distance(by_id("glyphs/Gujarati")), 1);
+    assert_eq!(deva.taxonomic_distance(by_id("glyphs/Bengali")), 2);
+    assert_eq!(deva.taxonomic_distance(by_id("glyphs/Tamil")), 3);
+    assert_eq!(deva.taxonomic_distance(by_id("glyphs/Hebrew")), 5);
+    // Every "same images as X" note names a task with the same source, path, selection, seed
+    // and sample budget, so Task::build gives both the same files.
+    let mut pairs = 0;
+    for t in &s.tasks {
+        if let Some(other) = t.note.strip_prefix("same images as ") {
+            let other = by_id(other.split(',').next().unwrap());
+            assert_eq!(
+                (
+                    &t.source,
+                    &t.path,
+                    &t.classes,
+                    t.max_classes,
+                    &t.tags,
+                    t.max_samples,
+                    t.seed
+                ),
+                (
+                    &other.source,
+                    &other.path,
+                    &other.classes,
+                    other.max_classes,
+                    &other.tags,
+                    other.max_samples,
+                    other.seed
+                ),
+                "{} vs {}",
+                t.id,
+                other.id
+            );
+            assert_ne!(
+                (&t.groups, t.label_by),
+                (&other.groups, other.label_by),
+                "{}: labels differ",
+                t.id
+            );
+            pairs += 1;
+        }
+    }
+    assert!(pairs >= 10, "{pairs}");
+}
