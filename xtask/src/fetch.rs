@@ -17,6 +17,8 @@ mod pickle;
 mod registry;
 #[cfg(test)]
 mod suites_check;
+#[cfg(test)]
+mod test_server;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -297,4 +299,158 @@ fn convert(
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The whole online path against a local HTTP server: manifest → download (sha256) →
+    //! extract → convert → atomic move, with an iNat-2018-shaped fixture of three archives.
+    use super::*;
+    use sha2::{Digest, Sha256};
+    use test_server::Server;
+
+    fn tar_gz(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, path, &data[..]).unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn jpeg(shade: u8) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::RgbImage::from_pixel(8, 8, image::Rgb([shade, 0, 0]))
+            .write_to(&mut out, image::ImageFormat::Jpeg)
+            .unwrap();
+        out.into_inner()
+    }
+
+    fn archives() -> Vec<(String, Vec<u8>)> {
+        let images = tar_gz(&[
+            ("train_val2018/Aves/1/a.jpg", jpeg(10)),
+            ("train_val2018/Aves/2/b.jpg", jpeg(200)),
+        ]);
+        let train = tar_gz(&[(
+            "train2018.json",
+            br#"{"images": [{"id": 1, "file_name": "train_val2018/Aves/1/a.jpg"}, {"id": 2, "file_name": "train_val2018/Aves/2/b.jpg"}],
+                 "annotations": [{"image_id": 1, "category_id": 1}, {"image_id": 2, "category_id": 2}]}"#
+                .to_vec(),
+        )]);
+        let cats = tar_gz(&[(
+            "categories.json",
+            br#"[{"id": 1, "name": "Corvus corax", "kingdom": "Animalia", "phylum": "Chordata", "class": "Aves", "order": "Passeriformes"},
+                 {"id": 2, "name": "Pica pica", "kingdom": "Animalia", "phylum": "Chordata", "class": "Aves", "order": "Passeriformes"}]"#
+                .to_vec(),
+        )]);
+        vec![
+            ("/2018/train_val2018.tar.gz".into(), images),
+            ("/2018/train2018.json.tar.gz".into(), train),
+            ("/2018/categories.json.tar.gz".into(), cats),
+        ]
+    }
+
+    /// A manifest for the fixture; the third archive has no known checksum.
+    fn manifest(server: &Server, files: &[(String, Vec<u8>)], first_sha: &str) -> String {
+        let sha = |b: &[u8]| {
+            Sha256::digest(b)
+                .iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<String>()
+        };
+        let mut m = String::from(
+            "name = \"inat2018\"\ntitle = \"t\"\ndescription = \"d\"\nlicense = \"l\"\ncitation = \"c\"\n\
+             homepage = \"https://example.org\"\naccess = \"online\"\nconvert = \"inat2018\"\nlayout = \"x\"\n",
+        );
+        for (i, (path, body)) in files.iter().enumerate() {
+            let file = path.rsplit('/').next().unwrap();
+            let sum = match i {
+                0 => first_sha.to_string(),
+                1 => sha(body),
+                _ => String::new(),
+            };
+            m.push_str(&format!(
+                "\n[[artifact]]\nvia = \"url\"\nurl = \"{}\"\nfile = \"{file}\"\nsha256 = \"{sum}\"\nchecksum_note = \"fixture\"\n",
+                server.url(path)
+            ));
+        }
+        m
+    }
+
+    fn leftovers(datasets: &Path) -> Vec<String> {
+        std::fs::read_dir(datasets)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn online_source_downloads_verifies_converts_and_moves_atomically() {
+        let files = archives();
+        let server = Server::start(files.clone(), 0);
+        let dir = tempfile::tempdir().unwrap();
+        let (manifests, home) = (dir.path().join("m"), dir.path().join("home"));
+        std::fs::create_dir_all(&manifests).unwrap();
+        let good = Sha256::digest(&files[0].1)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>();
+
+        // A wrong checksum: nothing lands in datasets/, no partial download stays.
+        std::fs::write(
+            manifests.join("inat2018.toml"),
+            manifest(&server, &files, &"ab".repeat(32)),
+        )
+        .unwrap();
+        let err = fetch_one(&manifests, "inat2018", &home, false).unwrap_err();
+        assert!(format!("{err:#}").contains("sha256 mismatch"), "{err:#}");
+        assert!(!source_dir(&home, "inat2018").exists());
+        assert!(!home.join("downloads/train_val2018.tar.gz.part").exists());
+        assert!(leftovers(&home.join("datasets")).is_empty());
+
+        std::fs::write(
+            manifests.join("inat2018.toml"),
+            manifest(&server, &files, &good),
+        )
+        .unwrap();
+        fetch_one(&manifests, "inat2018", &home, false).unwrap();
+        let target = source_dir(&home, "inat2018");
+        let fetched = std::fs::read_to_string(target.join(FETCHED_MARKER)).unwrap();
+        assert!(fetched.contains(&good), "{fetched}");
+        // The unknown checksum was computed and recorded next to the download.
+        let recorded =
+            std::fs::read_to_string(home.join("downloads/categories.json.tar.gz.sha256")).unwrap();
+        let cats_sha = Sha256::digest(&files[2].1)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>();
+        assert!(recorded.starts_with(&cats_sha), "{recorded}");
+        let suite = task2vec_data::Suite::load(&target.join("suite.toml")).unwrap();
+        let ds = suite.tasks[0].materialize(&home).unwrap();
+        assert_eq!(ds.classes(), ["Corvus corax", "Pica pica"]);
+        assert!(leftovers(&home.join("datasets")).is_empty());
+
+        // Already there: no new requests. --force: fetched again, replaced in one move.
+        let before = server.requests.load(std::sync::atomic::Ordering::SeqCst);
+        fetch_one(&manifests, "inat2018", &home, false).unwrap();
+        assert_eq!(
+            server.requests.load(std::sync::atomic::Ordering::SeqCst),
+            before
+        );
+        std::fs::write(target.join("stale-marker"), "old").unwrap();
+        fetch_one(&manifests, "inat2018", &home, true).unwrap();
+        assert!(!target.join("stale-marker").exists());
+        assert!(target.join(FETCHED_MARKER).is_file());
+        assert!(leftovers(&home.join("datasets")).is_empty());
+    }
 }

@@ -163,80 +163,12 @@ mod tests {
     //! Against a tiny HTTP/1.1 server on 127.0.0.1 that serves one fixture body, honours
     //! `Range`, and can cut the connection halfway to simulate an interrupted download.
     use super::*;
-    use std::io::{BufRead, BufReader};
+    use crate::fetch::test_server::Server;
     use std::net::TcpListener;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    struct Server {
-        url: String,
-        requests: Arc<AtomicUsize>,
-        ranges: Arc<std::sync::Mutex<Vec<Option<u64>>>>,
-    }
-
-    /// Serves `body`; the first `cut_first` responses stop after half the body.
     fn serve(body: Vec<u8>, cut_first: usize) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!(
-            "http://{}/data/fixture.tar.gz",
-            listener.local_addr().unwrap()
-        );
-        let requests = Arc::new(AtomicUsize::new(0));
-        let ranges = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (req2, ranges2) = (requests.clone(), ranges.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                let n = req2.fetch_add(1, Ordering::SeqCst);
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut range = None;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("range: bytes=") {
-                        range = v.trim().trim_end_matches('-').parse::<u64>().ok();
-                    }
-                }
-                ranges2.lock().unwrap().push(range);
-                let start = range.unwrap_or(0) as usize;
-                let head = if start >= body.len() && range.is_some() {
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
-                    continue;
-                } else if range.is_some() {
-                    format!(
-                        "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {}-{}/{}\r\nConnection: close\r\n\r\n",
-                        body.len() - start,
-                        start,
-                        body.len() - 1,
-                        body.len()
-                    )
-                } else {
-                    format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    )
-                };
-                let _ = stream.write_all(head.as_bytes());
-                let rest = &body[start..];
-                let send = if n < cut_first {
-                    &rest[..rest.len() / 2]
-                } else {
-                    rest
-                };
-                let _ = stream.write_all(send);
-                let _ = stream.flush();
-            }
-        });
-        Server {
-            url,
-            requests,
-            ranges,
-        }
+        Server::start(vec![("/data/fixture.tar.gz".to_string(), body)], cut_first)
     }
 
     fn fixture() -> Vec<u8> {
@@ -253,11 +185,12 @@ mod tests {
         let server = serve(body.clone(), 0);
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("fixture.tar.gz");
-        let got = download(&server.url, &dest, &sha(&body)).unwrap();
+        let url = server.url("/data/fixture.tar.gz");
+        let got = download(&url, &dest, &sha(&body)).unwrap();
         assert_eq!(got, sha(&body));
         assert_eq!(std::fs::read(&dest).unwrap(), body);
         assert!(!part_path(&dest).exists());
-        download(&server.url, &dest, &sha(&body)).unwrap();
+        download(&url, &dest, &sha(&body)).unwrap();
         assert_eq!(server.requests.load(Ordering::SeqCst), 1);
     }
 
@@ -268,7 +201,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("fixture.tar.gz");
         let wrong = "0".repeat(64);
-        let err = download(&server.url, &dest, &wrong).unwrap_err();
+        let err = download(&server.url("/data/fixture.tar.gz"), &dest, &wrong).unwrap_err();
         assert!(format!("{err:#}").contains("sha256 mismatch"), "{err:#}");
         assert!(!dest.exists());
         assert!(!part_path(&dest).exists());
@@ -281,11 +214,12 @@ mod tests {
         let server = serve(body.clone(), 1);
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("fixture.tar.gz");
-        let err = download(&server.url, &dest, &sha(&body)).unwrap_err();
+        let url = server.url("/data/fixture.tar.gz");
+        let err = download(&url, &dest, &sha(&body)).unwrap_err();
         assert!(format!("{err:#}").contains("resume"), "{err:#}");
         let half = std::fs::metadata(part_path(&dest)).unwrap().len();
         assert_eq!(half, body.len() as u64 / 2);
-        download(&server.url, &dest, &sha(&body)).unwrap();
+        download(&url, &dest, &sha(&body)).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), body);
         assert_eq!(*server.ranges.lock().unwrap(), vec![None, Some(half)]);
     }
@@ -296,9 +230,10 @@ mod tests {
         let server = serve(body.clone(), 0);
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("fixture.tar.gz");
-        assert_eq!(download(&server.url, &dest, "").unwrap(), sha(&body));
+        let url = server.url("/data/fixture.tar.gz");
+        assert_eq!(download(&url, &dest, "").unwrap(), sha(&body));
         std::fs::write(&dest, b"corrupted").unwrap();
-        download(&server.url, &dest, &sha(&body)).unwrap();
+        download(&url, &dest, &sha(&body)).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), body);
     }
 

@@ -123,7 +123,8 @@ pub fn inat2018(out: &Path) -> anyhow::Result<usize> {
             let dir = out.join("orders").join(safe(order)).join(safe(name));
             std::fs::create_dir_all(&dir)?;
             for img in imgs {
-                let target = out.join(img);
+                // Relative, so the links survive the move of the folder into place.
+                let target = Path::new("../../..").join(img);
                 let link = dir.join(Path::new(img).file_name().context("image without a name")?);
                 symlink(&target, &link)?;
             }

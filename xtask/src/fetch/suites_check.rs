@@ -138,3 +138,65 @@ fn full_suite_has_hierarchy_and_same_image_pairs() {
     }
     assert!(pairs >= 10, "{pairs}");
 }
+
+/// Materialises every task of both suites from the fetched sources in $TASK2VEC_HOME
+/// (sources not fetched are reported and skipped). Needs `cargo xtask fetch offline` first:
+/// `cargo test -p xtask -- --ignored materialize_fetched_suites --nocapture`
+#[test]
+#[ignore = "needs fetched datasets"]
+fn materialize_fetched_suites() {
+    use task2vec_data::suite::{FETCHED_MARKER, default_home, source_dir};
+    let home = default_home();
+    for name in ["quick", "offline-full"] {
+        let s = suite(name);
+        let mut built = std::collections::BTreeMap::new();
+        let mut missing = BTreeSet::new();
+        for t in &s.tasks {
+            if !source_dir(&home, &t.source).join(FETCHED_MARKER).is_file() {
+                missing.insert(t.source.clone());
+                continue;
+            }
+            let ds = t
+                .materialize(&home)
+                .unwrap_or_else(|e| panic!("{}: {e}", t.id));
+            assert!(ds.len() <= t.max_samples, "{}", t.id);
+            let counts: Vec<String> = ds
+                .class_counts()
+                .iter()
+                .map(|(_, n)| n.to_string())
+                .collect();
+            println!(
+                "{name} {:<34} {:>5} samples, {:>2} classes [{}]",
+                t.id,
+                ds.len(),
+                ds.classes().len(),
+                counts.join(" ")
+            );
+            built.insert(t.id.clone(), ds);
+        }
+        for t in &s.tasks {
+            if let (Some(other), Some(a)) =
+                (t.note.strip_prefix("same images as "), built.get(&t.id))
+            {
+                let b = &built[other.split(',').next().unwrap()];
+                let files = |d: &task2vec_data::Dataset| {
+                    d.samples()
+                        .iter()
+                        .map(|s| s.source.to_string())
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(files(a), files(b), "{}: same images", t.id);
+                assert_ne!(
+                    a.fingerprint(),
+                    b.fingerprint(),
+                    "{}: different labels",
+                    t.id
+                );
+            }
+        }
+        println!(
+            "{name}: {} tasks built; sources not fetched: {missing:?}",
+            built.len()
+        );
+    }
+}
