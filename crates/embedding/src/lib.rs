@@ -22,6 +22,9 @@ pub mod embedding;
 pub mod error;
 pub mod io;
 pub mod matrix;
+pub mod mds;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod select;
 pub mod stats;
 pub mod taxonomy;
