@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod output;
 
 #[derive(Parser)]
 #[command(name = "task2vec", version, about = "Task2Vec task embeddings: embed, compare, cluster, select experts")]

@@ -223,3 +223,62 @@ pub fn import_npy(
         e.in_file(culprit)
     })
 }
+
+/// Expand a list of embedding paths: directories become their `*.json` files (sorted by name).
+pub fn expand_embedding_paths(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<_> = std::fs::read_dir(p)
+                .map_err(|e| Error::Io(e).in_file(p))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+                })
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(Error::InvalidArgument(
+                    "no *.json embeddings in this directory".into(),
+                )
+                .in_file(p));
+            }
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Load many embeddings (in parallel). Directories expand to their `*.json` files. An
+/// embedding without a task name is named after its file stem. Duplicate names are an error,
+/// since names label matrix rows.
+pub fn load_embeddings(paths: &[std::path::PathBuf]) -> Result<Vec<Embedding>> {
+    use rayon::prelude::*;
+    let files = expand_embedding_paths(paths)?;
+    let embeddings: Vec<Embedding> = files
+        .par_iter()
+        .map(|f| {
+            let mut e = Embedding::load(f)?;
+            if e.meta().task.is_none() {
+                let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned());
+                e.meta_mut().task = stem;
+            }
+            Ok(e)
+        })
+        .collect::<Result<_>>()?;
+    let mut seen = std::collections::HashMap::new();
+    for (e, f) in embeddings.iter().zip(&files) {
+        if let Some(prev) = seen.insert(e.name().to_string(), f) {
+            return Err(Error::InvalidArgument(format!(
+                "two embeddings are named {:?} ({} and {}); give them distinct task names",
+                e.name(),
+                prev.display(),
+                f.display()
+            )));
+        }
+    }
+    Ok(embeddings)
+}

@@ -1,8 +1,59 @@
-//! `task2vec matrix` (being built; see its issue).
+//! `task2vec matrix`: the distance matrix of many embeddings, to CSV or `.npy`.
+
+use std::path::PathBuf;
+
+use task2vec_embedding::asymmetric::{DEFAULT_ALPHA, asymmetric_pdist};
+use task2vec_embedding::{Embedding, LabeledMatrix, Metric, io, pdist};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Embedding JSON files or directories of them (at least two embeddings).
+    #[arg(required = true)]
+    embeddings: Vec<PathBuf>,
+    /// cosine (the paper's symmetric distance), normalized-cosine, correlation, entropy, kl,
+    /// asymmetric-kl, jsd.
+    #[arg(long, default_value = "cosine", conflicts_with = "asymmetric")]
+    metric: Metric,
+    /// The paper's asymmetric distance: row i, column j = d_asym(e_i → e_j) (rows are sources).
+    #[arg(long)]
+    asymmetric: bool,
+    /// α of the asymmetric distance.
+    #[arg(long, default_value_t = DEFAULT_ALPHA, requires = "asymmetric")]
+    alpha: f64,
+    /// Trivial embedding t₀ (needed for embeddings without a prior).
+    #[arg(long, requires = "asymmetric")]
+    trivial: Option<PathBuf>,
+    /// Output: CSV (header row + first column of names) or `.npy` (values only).
+    #[arg(long)]
+    out: PathBuf,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`task2vec matrix` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let embs = io::load_embeddings(&args.embeddings)?;
+    if embs.len() < 2 {
+        anyhow::bail!("need at least two embeddings, got {}", embs.len());
+    }
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(format!(
+        "{} × {} distances of {} values each",
+        embs.len(),
+        embs.len(),
+        embs[0].dim()
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let values = if args.asymmetric {
+        let t0 = args.trivial.as_ref().map(Embedding::load).transpose()?;
+        asymmetric_pdist(&embs, args.alpha, t0.as_ref())?
+    } else {
+        pdist(&embs, args.metric)?
+    };
+    spinner.finish_and_clear();
+    let labels = embs.iter().map(|e| e.name().to_string()).collect();
+    LabeledMatrix::new(labels, values)?.save(&args.out)?;
+    eprintln!(
+        "wrote {} ({} × {})",
+        args.out.display(),
+        embs.len(),
+        embs.len()
+    );
+    Ok(())
 }

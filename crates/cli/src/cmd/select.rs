@@ -1,8 +1,63 @@
-//! `task2vec select` (being built; see its issue).
+//! `task2vec select`: rank experts for a task by (asymmetric) Task2Vec distance.
+
+use std::path::PathBuf;
+
+use task2vec_embedding::asymmetric::DEFAULT_ALPHA;
+use task2vec_embedding::select::{ExpertScore, rank_experts};
+use task2vec_embedding::{Embedding, Metric, io};
+
+use crate::output::{Format, Table};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Embedding of the new task.
+    #[arg(long)]
+    task: PathBuf,
+    /// Directory (or files) of expert embeddings: the tasks the experts were trained on.
+    #[arg(long, required = true, num_args = 1..)]
+    experts: Vec<PathBuf>,
+    /// Score experts by d_asym(expert → task) (the paper's choice) instead of --metric.
+    #[arg(long)]
+    asymmetric: bool,
+    /// α of the asymmetric distance.
+    #[arg(long, default_value_t = DEFAULT_ALPHA, requires = "asymmetric")]
+    alpha: f64,
+    /// Trivial embedding t₀ (needed for experts without a prior).
+    #[arg(long, requires = "asymmetric")]
+    trivial: Option<PathBuf>,
+    /// Symmetric metric when not --asymmetric.
+    #[arg(long, default_value = "cosine", conflicts_with = "asymmetric")]
+    metric: Metric,
+    /// How many experts to print.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Keep experts trained on the task itself (same task name); excluded by default.
+    #[arg(long)]
+    include_same_task: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`task2vec select` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let task = Embedding::load(&args.task)?;
+    let experts = io::load_embeddings(&args.experts)?;
+    let t0 = args.trivial.as_ref().map(Embedding::load).transpose()?;
+    let score = if args.asymmetric {
+        ExpertScore::Asymmetric { alpha: args.alpha }
+    } else {
+        ExpertScore::Symmetric(args.metric)
+    };
+    let ranked = rank_experts(&task, &experts, score, t0.as_ref(), !args.include_same_task)?;
+    let rows = ranked
+        .into_iter()
+        .take(args.top)
+        .enumerate()
+        .map(|(r, e)| vec![(r + 1).into(), e.name.into(), e.distance.into()])
+        .collect();
+    Table {
+        headers: vec!["rank", "expert", "distance"],
+        rows,
+    }
+    .print(args.format)
 }
