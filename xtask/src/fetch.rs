@@ -271,7 +271,7 @@ fn convert(
                 summary.push(format!("{cat}: {}", list.join(", ")));
             }
             for (path, why) in &report.unreadable {
-                summary.push(format!("unreadable, left out: {} ({why})", path.display()));
+                summary.push(format!("left out: {} ({why})", path.display()));
             }
             summary.push(format!(
                 "{} categories, {total} images",

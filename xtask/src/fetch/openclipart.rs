@@ -2,7 +2,7 @@
 //! ImageFolder per category, `openclipart/<category>/<subcategory>/<name>.png`, images fitted
 //! into 64×64 (aspect kept), alpha flattened on white, RGB. Files directly in a category folder
 //! (no subcategory) are left out; so are subcategories with fewer than MIN_PER_CLASS images and
-//! categories left with fewer than two subcategories.
+//! categories left with fewer than two subcategories, and the few drawings over MAX_PIXELS.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +11,8 @@ use image::{DynamicImage, Rgb, RgbImage, imageops::FilterType};
 
 pub const SIZE: u32 = 64;
 pub const MIN_PER_CLASS: usize = 10;
+/// Larger drawings are left out (and reported).
+pub const MAX_PIXELS: u64 = 40_000_000;
 
 #[derive(Debug)]
 pub struct Report {
@@ -97,23 +99,28 @@ pub fn convert(extracted: &Path, out: &Path) -> anyhow::Result<Report> {
         .progress_chars("=> "),
     );
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Workers pull the next image from a shared counter (folders differ a lot in cost).
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<(String, String), (PathBuf, String)>> = std::thread::scope(|scope| {
-        let chunks: Vec<_> = todo.chunks(todo.len().div_ceil(workers).max(1)).collect();
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                let bar = bar.clone();
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (bar, next, todo, png_root) = (bar.clone(), &next, &todo, &png_root);
                 scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|(c, s, name, path)| {
-                            let r =
-                                convert_one(path, &out.join(c).join(s).join(format!("{name}.png")));
-                            bar.inc(1);
-                            r.map(|()| (c.clone(), s.clone()))
-                                .map_err(|e| (path.clone(), format!("{e:#}")))
-                        })
-                        .collect::<Vec<_>>()
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((c, s, name, path)) = todo.get(i) else {
+                            break;
+                        };
+                        let dest = out.join(c).join(s).join(format!("{name}.png"));
+                        let r = convert_one(path, &dest);
+                        bar.inc(1);
+                        done.push(r.map(|()| (c.clone(), s.clone())).map_err(|e| {
+                            let rel = path.strip_prefix(png_root).unwrap_or(path).to_path_buf();
+                            (rel, e.root_cause().to_string())
+                        }));
+                    }
+                    done
                 })
             })
             .collect();
@@ -141,7 +148,22 @@ pub fn convert(extracted: &Path, out: &Path) -> anyhow::Result<Report> {
 }
 
 fn convert_one(src: &Path, dest: &Path) -> anyhow::Result<()> {
-    let img = image::open(src).with_context(|| format!("decoding {}", src.display()))?;
+    // A few drawings are huge (up to 21k×30k pixels, 2.5 GB decoded): leave those out rather
+    // than hold gigabytes per worker.
+    let (w, h) = image::ImageReader::open(src)?
+        .with_guessed_format()?
+        .into_dimensions()
+        .with_context(|| format!("reading the size of {}", src.display()))?;
+    if w as u64 * h as u64 > MAX_PIXELS {
+        anyhow::bail!("too large to convert ({w}×{h} pixels)");
+    }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 4 + (64 << 20));
+    let mut reader = image::ImageReader::open(src)?.with_guessed_format()?;
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .with_context(|| format!("decoding {}", src.display()))?;
     std::fs::create_dir_all(dest.parent().unwrap())?;
     fit_on_white(&img)
         .save(dest)
@@ -157,6 +179,8 @@ pub fn fit_on_white(img: &DynamicImage) -> RgbImage {
         let mix = |c: u8| (c as f32 * a + 255.0 * (1.0 - a)).round() as u8;
         Rgb([mix(p[0]), mix(p[1]), mix(p[2])])
     });
+    // Trim white margins: many drawings sit small in a large transparent canvas.
+    let flat = trim_white(&flat);
     let (w, h) = (flat.width().max(1), flat.height().max(1));
     let s = SIZE as f32 / w.max(h) as f32;
     let (nw, nh) = (
@@ -174,27 +198,40 @@ pub fn fit_on_white(img: &DynamicImage) -> RgbImage {
     canvas
 }
 
+/// The smallest box holding every pixel darker than near-white (the whole image if none is).
+fn trim_white(img: &RgbImage) -> RgbImage {
+    let ink = |x: u32, y: u32| img.get_pixel(x, y).0.iter().any(|&c| c < 250);
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, _) in img.enumerate_pixels() {
+        if ink(x, y) {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+    }
+    if x0 == u32::MAX {
+        return img.clone();
+    }
+    image::imageops::crop_imm(img, x0, y0, x1 - x0 + 1, y1 - y0 + 1).to_image()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use image::{Rgba, RgbaImage};
 
     #[test]
-    fn transparent_pixels_become_white_and_aspect_is_kept() {
-        // 20×10: left half opaque black, right half fully transparent black.
-        let img = RgbaImage::from_fn(20, 10, |x, _| {
-            if x < 10 {
-                Rgba([0, 0, 0, 255])
-            } else {
-                Rgba([0, 0, 0, 0])
-            }
+    fn transparent_pixels_become_white_margins_are_trimmed_and_aspect_is_kept() {
+        // 40×30: a 20×10 opaque black block at (5, 5), the rest fully transparent black.
+        let img = RgbaImage::from_fn(40, 30, |x, y| {
+            let inside = (5..25).contains(&x) && (5..15).contains(&y);
+            Rgba([0, 0, 0, if inside { 255 } else { 0 }])
         });
         let out = fit_on_white(&DynamicImage::ImageRgba8(img));
         assert_eq!(out.dimensions(), (SIZE, SIZE));
-        // Scaled to 64×32, centred vertically: rows 0..16 and 48..64 are padding.
+        // The block alone is kept, scaled to 64×32 and centred: rows 0..16 and 48..64 are padding.
         assert_eq!(out.get_pixel(5, 2).0, [255, 255, 255]);
         assert_eq!(out.get_pixel(5, 32).0, [0, 0, 0]);
-        assert_eq!(out.get_pixel(60, 32).0, [255, 255, 255]);
+        assert_eq!(out.get_pixel(60, 32).0, [0, 0, 0]);
+        assert_eq!(out.get_pixel(60, 60).0, [255, 255, 255]);
         // Half-transparent red on white is pink: 255*0.5 + 255*0.5, 0*0.5 + 255*0.5.
         let half = RgbaImage::from_pixel(2, 2, Rgba([255, 0, 0, 128]));
         let p = fit_on_white(&DynamicImage::ImageRgba8(half))
