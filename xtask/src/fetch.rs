@@ -452,5 +452,45 @@ mod tests {
         assert!(!target.join("stale-marker").exists());
         assert!(target.join(FETCHED_MARKER).is_file());
         assert!(leftovers(&home.join("datasets")).is_empty());
+
+        // Offline with the archives already in downloads/ (e.g. copied by hand): no network.
+        let offline_home = dir.path().join("offline-home");
+        let copy = |f: &str| {
+            std::fs::create_dir_all(offline_home.join("downloads")).unwrap();
+            std::fs::copy(
+                home.join("downloads").join(f),
+                offline_home.join("downloads").join(f),
+            )
+            .unwrap();
+        };
+        for f in [
+            "train_val2018.tar.gz",
+            "train2018.json.tar.gz",
+            "categories.json.tar.gz",
+        ] {
+            copy(f);
+        }
+        let dead = manifest(&server, &files, &good).replace(&server.url(""), "http://127.0.0.1:1");
+        std::fs::write(manifests.join("inat2018.toml"), dead).unwrap();
+        let before = server.requests.load(std::sync::atomic::Ordering::SeqCst);
+        fetch_one(&manifests, "inat2018", &offline_home, false).unwrap();
+        assert_eq!(
+            server.requests.load(std::sync::atomic::Ordering::SeqCst),
+            before
+        );
+        assert!(
+            source_dir(&offline_home, "inat2018")
+                .join("suite.toml")
+                .is_file()
+        );
+        // Without the files, the same manifest fails fast and says why.
+        let err = fetch_one(
+            &manifests,
+            "inat2018",
+            &dir.path().join("empty-home"),
+            false,
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("needs the internet"), "{err:#}");
     }
 }
