@@ -9,6 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export TASK2VEC_HOME="${TASK2VEC_HOME:-$PWD/target/task2vec-home}"
 sources=("${@:-fashion-mnist animal-mnist mnist}")
+# apt-get download needs the package lists.
+if ! apt-cache policy dataset-fashion-mnist 2>/dev/null | grep -q "Candidate: [0-9]"; then
+  apt-get update -qq
+fi
 for s in ${sources[*]}; do
   echo "== cargo xtask fetch $s"
   time cargo xtask fetch "$s"
