@@ -19,8 +19,18 @@ use crate::io::{read_matrix_npy, write_atomic, write_matrix_npy};
 /// Rows per tile: 2 × 32 rows × 512 f64 = 256 KiB of inputs per chunk, sized for L2.
 const TILE: usize = 32;
 
-fn check_all_comparable(first: &Embedding, rest: &[Embedding]) -> Result<()> {
-    rest.iter().try_for_each(|e| first.check_comparable(e))
+/// Every embedding must be comparable with the first (layout) and with the first one that
+/// records a probe (an embedding without provenance is compatible with any probe, so
+/// comparing with the first alone would let two different probes through).
+fn check_all_comparable<'a>(all: impl Iterator<Item = &'a Embedding> + Clone) -> Result<()> {
+    let Some(first) = all.clone().next() else {
+        return Ok(());
+    };
+    let with_probe = all.clone().find(|e| e.meta().probe.is_some());
+    all.skip(1).try_for_each(|e| {
+        first.check_comparable(e)?;
+        with_probe.map_or(Ok(()), |p| p.check_comparable(e))
+    })
 }
 
 /// Symmetric (or, for `asymmetric-kl`, full) matrix `D[i][j] = metric(e_i, e_j)`.
@@ -30,7 +40,7 @@ pub fn pdist(embeddings: &[Embedding], metric: Metric) -> Result<Array2<f64>> {
     if n == 0 {
         return Ok(Array2::zeros((0, 0)));
     }
-    check_all_comparable(&embeddings[0], embeddings)?;
+    check_all_comparable(embeddings.iter())?;
     let p = Prepared::new(embeddings, metric)?;
     let mut out = Array2::zeros((n, n));
     let symmetric = metric.is_symmetric();
@@ -59,8 +69,7 @@ pub fn cdist(from: &[Embedding], to: &[Embedding], metric: Metric) -> Result<Arr
     if n == 0 || m == 0 {
         return Ok(Array2::zeros((n, m)));
     }
-    check_all_comparable(&from[0], from)?;
-    check_all_comparable(&from[0], to)?;
+    check_all_comparable(from.iter().chain(to))?;
     let p = Prepared::new(from, metric)?;
     let q = Prepared::new(to, metric)?;
     let mut out = Array2::zeros((n, m));

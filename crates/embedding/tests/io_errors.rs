@@ -131,6 +131,13 @@ fn comparing_different_probes_or_layouts_is_an_error() {
     });
     let msg = distance(&a, &b, Metric::Cosine).unwrap_err().to_string();
     assert!(msg.contains("different probes"), "{msg}");
+    // An embedding without provenance between them does not hide the mismatch.
+    let mut plain = sample();
+    plain.meta_mut().task = Some("plain".into());
+    let msg = task2vec_embedding::pdist(&[plain, a.clone(), b.clone()], Metric::Cosine)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("different probes"), "{msg}");
     let c = Embedding::new(
         array![1.0, 1.0, 1.0],
         None,
