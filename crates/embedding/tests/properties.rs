@@ -5,6 +5,8 @@ use proptest::prelude::*;
 use task2vec_embedding::asymmetric::asymmetric_distance;
 use task2vec_embedding::{Embedding, Layout, Metric, Provenance, distance, pdist};
 
+/// At least 2 filters everywhere: `correlation` of a single value is undefined (0/0).
+///
 /// Fisher values well above REF's ε (so `entropy(a, a)` is 0 to rounding) and > 0 (so the
 /// variance metrics are defined).
 fn fisher(dim: usize) -> impl Strategy<Value = Vec<f64>> {
@@ -47,14 +49,14 @@ proptest! {
 
     #[test]
     fn symmetric_metrics_are_symmetric_and_asymmetric_ones_are_not(
-        (h0, h1) in (1usize..700).prop_flat_map(|d| (fisher(d), fisher(d)))
+        (h0, h1) in (2usize..700).prop_flat_map(|d| (fisher(d), fisher(d)))
     ) {
         let (a, b) = (emb(h0, "a"), emb(h1, "b"));
         for m in Metric::ALL {
             let (ab, ba) = (distance(&a, &b, m).unwrap(), distance(&b, &a, m).unwrap());
             if m.is_symmetric() {
-                // `entropy` is symmetric only up to its ε (1 − p ≠ h₁/(h₀+h₁+ε)).
-                let rel = if m == Metric::Entropy { 1e-6 } else { 1e-12 };
+                // `entropy` is symmetric only up to O(ε/h) (1 − p ≠ h₁/(h₀+h₁+ε)); here h ≥ 1e-3.
+                let rel = if m == Metric::Entropy { 1e-4 } else { 1e-12 };
                 prop_assert!((ab - ba).abs() <= rel * ab.abs().max(1e-12), "{m}: {ab} vs {ba}");
             }
         }
@@ -63,7 +65,7 @@ proptest! {
     #[test]
     fn cosine_is_in_unit_interval_and_scale_invariant(
         (h0, h1) in (2usize..300).prop_flat_map(|d| (fisher(d), fisher(d))),
-        scale in 1e-2f64..1e3,
+        scale in 1f64..1e3,
     ) {
         let (a, b) = (emb(h0.clone(), "a"), emb(h1.clone(), "b"));
         let d = distance(&a, &b, Metric::Cosine).unwrap();
@@ -71,13 +73,13 @@ proptest! {
         let sa = emb(h0.iter().map(|v| v * scale).collect(), "a");
         let sb = emb(h1.iter().map(|v| v * scale).collect(), "b");
         let ds = distance(&sa, &sb, Metric::Cosine).unwrap();
-        // Exact up to REF's absolute ε = 1e-8 (Fisher values here are >= 1e-3).
-        prop_assert!((d - ds).abs() < 1e-6, "{d} vs {ds}");
+        // Exact up to REF's absolute ε = 1e-8, i.e. O(ε/h) <= 1e-5 here (h >= 1e-3, scale >= 1).
+        prop_assert!((d - ds).abs() < 1e-4, "{d} vs {ds}");
     }
 
     #[test]
     fn pdist_agrees_with_pairwise_distances(
-        hs in (1usize..80).prop_flat_map(|d| prop::collection::vec(fisher(d), 2..7)),
+        hs in (2usize..80).prop_flat_map(|d| prop::collection::vec(fisher(d), 2..7)),
         mi in 0usize..7,
     ) {
         let metric = Metric::ALL[mi];
