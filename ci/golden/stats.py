@@ -3,6 +3,8 @@
 
 Writes crates/embedding/tests/fixtures/stats.json:
   pearson / spearman of samples with ties (scipy.stats.pearsonr / spearmanr);
+  classical MDS (numpy eigh of the double-centred -D^2/2) of a Euclidean distance matrix, top 2
+  axes, each axis signed so that its largest-magnitude coordinate is positive;
   REF's "average top-k taxonomic distance" (plot_distance_cub_inat.py, REFERENCE.md §8) of a
   random ties-free distance matrix against a random 4-rank taxonomy, for several k, computed
   with numpy argsort after setting the diagonal to +inf.
@@ -39,7 +41,18 @@ def main():
         np.fill_diagonal(dd, np.inf)
         idx = np.argsort(dd, axis=1)[:, :k]
         top_k[str(k)] = float(np.mean([tax[i, idx[i]].mean() for i in range(n)]))
+    pts = rng.normal(size=(15, 3)) * np.array([5.0, 2.0, 0.5])
+    dm = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1))
+    j = np.eye(15) - 1.0 / 15
+    b = -0.5 * j @ (dm ** 2) @ j
+    w, v = np.linalg.eigh(b)
+    top = np.argsort(w)[::-1][:2]
+    coords = v[:, top] * np.sqrt(w[top])
+    for k in range(2):
+        if coords[np.argmax(np.abs(coords[:, k])), k] < 0:
+            coords[:, k] *= -1
     OUT.write_text(json.dumps({
+        "mds_distances": dm.tolist(), "mds_coords": coords.tolist(),
         "x": x.tolist(), "y": y.tolist(),
         "pearson": float(stats.pearsonr(x, y)[0]),
         "spearman": float(stats.spearmanr(x, y)[0]),

@@ -115,3 +115,17 @@ fn average_top_k_taxonomic_distance_matches_ref_formula() {
         );
     }
 }
+
+#[test]
+fn classical_mds_matches_numpy_eigh() {
+    let f = stats_fixture();
+    let d = matf(&f["mds_distances"]);
+    let want = matf(&f["mds_coords"]);
+    let got = task2vec_embedding::mds::classical_mds(&d, 2).unwrap();
+    let err = got
+        .iter()
+        .zip(want.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 1e-6, "max abs error {err:e}");
+}
