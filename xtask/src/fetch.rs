@@ -116,6 +116,11 @@ struct FetchedArtifact {
     origin: String,
 }
 
+/// Fetches `name` into `home` unless it is already there (used by `cargo xtask reproduce`).
+pub fn ensure(name: &str, home: &Path) -> anyhow::Result<()> {
+    fetch_one(&manifest::manifests_dir(), name, home, false)
+}
+
 fn fetch_one(dir: &Path, name: &str, home: &Path, force: bool) -> anyhow::Result<()> {
     let m = Manifest::load(&dir.join(format!("{name}.toml")))?;
     let target = source_dir(home, name);
