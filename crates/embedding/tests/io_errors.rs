@@ -220,7 +220,7 @@ fn json_round_trip_is_within_a_few_ulp() {
         .max()
         .unwrap();
     assert!(
-        worst <= 1,
+        worst <= 4,
         "a value moved by {worst} ulp in the JSON round trip"
     );
 }
