@@ -1,0 +1,92 @@
+//! The probe crate's errors: each names the file or probe and what is wrong with it.
+use std::path::PathBuf;
+
+/// Everything that can go wrong when loading or running a probe.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// A probe name that is not one of [`crate::ProbeKind::ALL`].
+    #[error(
+        "unknown probe `{0}` (known probes: tiny-resnet, efficientnet-lite0, resnet18, resnet34)"
+    )]
+    UnknownProbe(String),
+
+    /// No weights file given and none in the cache.
+    #[error(
+        "no weights for probe `{probe}` at {}: run `cargo xtask fetch-probe {probe}` or pass a weights file",
+        .path.display()
+    )]
+    WeightsNotFound { probe: String, path: PathBuf },
+
+    /// The weights file could not be read.
+    #[error("reading {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A weights file whose extension says nothing we can read.
+    #[error("{}: unsupported weights format (expected .pth, .pt, .safetensors or .bpk)", .path.display())]
+    UnsupportedFormat { path: PathBuf },
+
+    /// The store could not parse the file.
+    #[error("{}: cannot read weights: {message}", .path.display())]
+    Unreadable { path: PathBuf, message: String },
+
+    /// The file holds tensors of another network (missing, unexpected or misshapen tensors).
+    #[error(
+        "{} does not hold `{probe}` weights: {} missing tensor(s){}, {} unexpected tensor(s){}, {} shape error(s){}",
+        .path.display(),
+        .missing.len(), first(.missing),
+        .unexpected.len(), first(.unexpected),
+        .mismatched.len(), first(.mismatched)
+    )]
+    WrongWeights {
+        probe: String,
+        path: PathBuf,
+        missing: Vec<String>,
+        unexpected: Vec<String>,
+        mismatched: Vec<String>,
+    },
+
+    /// A tensor with NaN or infinite values.
+    #[error("{}: tensor `{tensor}` of `{probe}` contains NaN or infinite values", .path.display())]
+    NonFinite {
+        probe: String,
+        path: PathBuf,
+        tensor: String,
+    },
+
+    /// The probe has no ImageNet classification head.
+    #[error("probe `{0}` has no ImageNet head")]
+    NoImagenetHead(String),
+
+    /// An image file that cannot be decoded.
+    #[error("decoding image {}: {source}", .path.display())]
+    Image {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+
+    /// A device name that is not `cpu` (or `cuda[:N]` with the `cuda` feature).
+    #[error("unknown device `{0}` (use `cpu`{hint})", hint = device_hint())]
+    UnknownDevice(String),
+
+    /// Preprocessing asked for something impossible.
+    #[error("invalid preprocessing: {0}")]
+    Preprocess(String),
+}
+
+fn device_hint() -> &'static str {
+    if cfg!(feature = "cuda") {
+        ", `cuda` or `cuda:N`"
+    } else {
+        "; build with --features cuda for `cuda`"
+    }
+}
+
+fn first(items: &[String]) -> String {
+    match items.first() {
+        Some(item) => format!(" (first: `{item}`)"),
+        None => String::new(),
+    }
+}
