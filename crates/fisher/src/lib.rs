@@ -1,1 +1,52 @@
-//! task2vec-fisher (placeholder; see ARCHITECTURE.md).
+//! task2vec-fisher: the Task2Vec estimator. It turns a probe network and a labelled image set
+//! into a task embedding: cache the probe's activations at a split point, fit a linear task
+//! head on the pooled features, then estimate the diagonal Fisher information of every conv
+//! filter after the split with the head fixed, one value per filter.
+//!
+//! Where to find things:
+//! * [`options`]: [`EmbedOptions`] (validated once) and [`FisherMethod`];
+//! * [`sampler`]: seeded random streams, the class-balanced sampler;
+//! * [`head`]: the linear task head and its Adam fit;
+//! * [`kernel`]: the per-sample Fisher kernel (δ·unfold(a)ᵀ per sample, one backward per batch);
+//! * [`estimator`]: `montecarlo`, `montecarlo-batch` (REF's), `exact`, `variational`;
+//! * [`network`]: the [`TappedNetwork`] seam the estimators run on;
+//! * [`pipeline`]: [`Task2Vec`] — cache, head fit, Fisher, [`task2vec_embedding::Embedding`];
+//! * [`domain`]: the label-free domain embedding (mean |conv output| per filter);
+//! * [`testing`]: tiny conv nets for tests and benchmarks.
+//!
+//! ```
+//! use burn::tensor::Device;
+//! use task2vec_fisher::estimator::{FisherTask, exact};
+//! use task2vec_fisher::head::LinearHead;
+//! use task2vec_fisher::sampler::uniform_weights;
+//! use task2vec_fisher::testing::{TinyConvNet, random_inputs};
+//! use task2vec_fisher::progress::Silent;
+//!
+//! let device = Device::flex();
+//! let net = TinyConvNet::new(&TinyConvNet::default_specs(), 0, &device);
+//! let inputs = random_inputs([4, 3, 8, 8], 1, &device);
+//! let labels = [0, 1, 0, 1];
+//! let head = LinearHead::init(2, net.feature_dim(), &mut rand::rng());
+//! let task = FisherTask { network: &net, head: &head, inputs: &inputs, labels: &labels,
+//!                         sample_weights: &uniform_weights(4) };
+//! let fisher = exact::estimate(&task, 4, false, &Silent).unwrap();
+//! assert_eq!(fisher.dim(), 4 + 6 + 6 + 8); // one value per filter of every conv
+//! ```
+pub mod domain;
+pub mod error;
+pub mod estimator;
+pub mod head;
+pub mod kernel;
+pub mod network;
+pub mod options;
+pub mod pipeline;
+pub mod progress;
+pub mod sampler;
+pub mod testing;
+
+pub use error::{FisherError, Result};
+pub use estimator::{FisherEstimate, FisherSegment, SegmentKey};
+pub use network::TappedNetwork;
+pub use options::{BatchNormMode, EmbedOptions, FisherMethod};
+pub use pipeline::{ActivationCache, EmbedReport, ProbeTail, Task2Vec};
+pub use progress::{Progress, Silent};

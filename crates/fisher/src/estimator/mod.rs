@@ -1,0 +1,228 @@
+//! The Fisher estimators, one module each, plus what they share: the cached inputs they run on
+//! ([`FisherTask`]), the per-segment accumulator and the result ([`FisherEstimate`]).
+//!
+//! | method | module | what it estimates |
+//! |---|---|---|
+//! | `montecarlo` | [`montecarlo`] | E_x E_{y∼p(y|x)} g², per-sample (the kernel) |
+//! | `montecarlo-batch` | [`batch`] | REF: E_batch (mean-loss gradient)² ≈ F / B |
+//! | `exact` | [`exact`] | E_x Σ_y p(y|x) g², deterministic |
+//! | `variational` | [`variational`] | REF's robust Fisher: learned per-filter precision |
+pub mod batch;
+pub mod exact;
+pub mod montecarlo;
+pub mod variational;
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FisherError, Result};
+use crate::head::LinearHead;
+use crate::network::TappedNetwork;
+
+/// Identifies one segment of the embedding: the filters of a conv, or the γ of a BatchNorm,
+/// by the layer's index in the probe's conv or BN layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SegmentKey {
+    Conv(usize),
+    BnGamma(usize),
+}
+
+/// One value per filter of one layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FisherSegment {
+    pub key: SegmentKey,
+    pub name: String,
+    /// The per-filter Fisher (for `variational`: the learned precision).
+    pub hessian: Vec<f64>,
+    /// 1 for the Fisher estimators; the prior precision 1/λ² for `variational`.
+    pub scale: Vec<f64>,
+}
+
+/// The estimate over every layer after the split point, in forward order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FisherEstimate {
+    pub segments: Vec<FisherSegment>,
+}
+
+impl FisherEstimate {
+    /// Total number of values.
+    pub fn dim(&self) -> usize {
+        self.segments.iter().map(|s| s.hessian.len()).sum()
+    }
+
+    /// All hessian values, concatenated in segment order.
+    pub fn hessian(&self) -> Vec<f64> {
+        self.segments
+            .iter()
+            .flat_map(|s| s.hessian.iter().copied())
+            .collect()
+    }
+}
+
+/// What every estimator runs on: the network after the split, the fixed head, and the cached
+/// activations with their labels.
+pub struct FisherTask<'a> {
+    pub network: &'a dyn TappedNetwork,
+    pub head: &'a LinearHead,
+    /// Cached activations at the split point, `[N, C, H, W]`, on a device without autodiff.
+    pub inputs: &'a Tensor<4>,
+    pub labels: &'a [usize],
+    /// Weight of each sample in the expectation over images (sums to 1).
+    pub sample_weights: &'a [f64],
+}
+
+impl FisherTask<'_> {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Cached inputs `start..start+len`, on the autodiff device.
+    pub(crate) fn slice(&self, start: usize, len: usize) -> Tensor<4> {
+        self.inputs.clone().narrow(0, start, len).autodiff()
+    }
+
+    /// Cached inputs at `indices`, on the autodiff device.
+    pub(crate) fn select(&self, indices: &[usize]) -> Tensor<4> {
+        let device = self.inputs.device();
+        let idx = Tensor::<1, Int>::from_data(
+            TensorData::new(
+                indices.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                [indices.len()],
+            ),
+            &device,
+        );
+        self.inputs.clone().select(0, idx).autodiff()
+    }
+
+    /// Log-probabilities of the head on a batch of inputs at the split point.
+    pub(crate) fn log_probs(
+        &self,
+        x: Tensor<4>,
+        tap: &mut dyn task2vec_probe::LayerTap,
+    ) -> Tensor<2> {
+        log_softmax(self.head.apply(self.network.features(x, tap)), 1)
+    }
+}
+
+/// Sums per-segment contributions over batches, in f64 on the host, and checks that every
+/// batch saw the same layers in the same order.
+#[derive(Default)]
+pub(crate) struct Accumulator {
+    keys: Vec<SegmentKey>,
+    sums: Vec<Vec<f64>>,
+}
+
+impl Accumulator {
+    pub(crate) fn add(&mut self, parts: Vec<(SegmentKey, Tensor<1>)>, factor: f64) -> Result<()> {
+        if self.keys.is_empty() {
+            self.keys = parts.iter().map(|(k, _)| *k).collect();
+            self.sums = parts.iter().map(|(_, t)| vec![0.0; t.dims()[0]]).collect();
+        }
+        if parts.len() != self.keys.len() {
+            return Err(FisherError::Probe(format!(
+                "the network reported {} layers in one pass and {} in another",
+                self.keys.len(),
+                parts.len()
+            )));
+        }
+        for ((key, values), (expected, sum)) in
+            parts.into_iter().zip(self.keys.iter().zip(&mut self.sums))
+        {
+            if key != *expected {
+                return Err(FisherError::Probe(format!(
+                    "layer order changed between passes: {key:?} where {expected:?} was"
+                )));
+            }
+            let values = host_f32(values)?;
+            for (s, v) in sum.iter_mut().zip(values) {
+                *s += factor * v as f64;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(self, network: &dyn TappedNetwork) -> Result<FisherEstimate> {
+        if self.keys.is_empty() {
+            return Err(FisherError::Unsupported(
+                "no conv layer after the split point: nothing to estimate".into(),
+            ));
+        }
+        let segments = self
+            .keys
+            .into_iter()
+            .zip(self.sums)
+            .map(|(key, hessian)| {
+                if let Some(bad) = hessian.iter().find(|v| !v.is_finite()) {
+                    return Err(FisherError::Numerical(format!(
+                        "Fisher of {} is {bad}",
+                        network.segment_name(key)
+                    )));
+                }
+                Ok(FisherSegment {
+                    key,
+                    name: network.segment_name(key),
+                    scale: vec![1.0; hessian.len()],
+                    hessian,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FisherEstimate { segments })
+    }
+}
+
+/// Reads a tensor back to the host as f32.
+pub(crate) fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.inner()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| FisherError::Numerical(format!("reading a tensor back: {e:?}")))
+}
+
+/// Draws one label per row from the probabilities exp(`log_probs`) `[n, classes]`.
+pub(crate) fn sample_labels(log_probs: &Tensor<2>, rng: &mut impl Rng) -> Result<Vec<usize>> {
+    let [n, classes] = log_probs.dims();
+    let p = host_f32(log_probs.clone().detach().exp())?;
+    Ok((0..n)
+        .map(|i| {
+            let row = &p[i * classes..(i + 1) * classes];
+            let total: f64 = row.iter().map(|&v| v as f64).sum();
+            let mut u = rng.random::<f64>() * total;
+            for (c, &v) in row.iter().enumerate() {
+                u -= v as f64;
+                if u < 0.0 {
+                    return c;
+                }
+            }
+            classes - 1
+        })
+        .collect())
+}
+
+/// `[n, 1]` Int tensor of labels on `like`'s device.
+pub(crate) fn label_tensor(labels: &[usize], like: &Tensor<2>) -> Tensor<2, Int> {
+    Tensor::<2, Int>::from_data(
+        TensorData::new(
+            labels.iter().map(|&y| y as i64).collect::<Vec<_>>(),
+            [labels.len(), 1],
+        ),
+        &like.device(),
+    )
+}
+
+/// A `[n]` f32 tensor on the plain device of `like`.
+pub(crate) fn weight_tensor(weights: &[f64], like: &Tensor<4>) -> Tensor<1> {
+    Tensor::<1>::from_data(
+        TensorData::new(
+            weights.iter().map(|&w| w as f32).collect::<Vec<_>>(),
+            [weights.len()],
+        ),
+        &like.device().without_autodiff(),
+    )
+}

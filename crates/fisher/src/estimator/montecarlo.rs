@@ -1,0 +1,53 @@
+//! `montecarlo` (the default): per-sample squared gradients with labels sampled from the model.
+//!
+//! F̂ = Σ_n w_n · (1/M) Σ_m g(x_n, y_nm)², y_nm ∼ p(y|x_n), per filter, via the per-sample
+//! kernel ([`crate::kernel`]): one forward and ONE backward per (batch, label draw), never a
+//! loop of batch-size-1 backward passes. Each label draw needs its own forward: burn cannot
+//! retain a graph, and summing the losses of two labels of the same image would give the
+//! gradient of the sum, whose square mixes the two draws (g₁² + g₂² + 2g₁g₂ ≠ g₁² + g₂²).
+use burn::tensor::Tensor;
+
+use super::{Accumulator, FisherEstimate, FisherTask, label_tensor, sample_labels, weight_tensor};
+use crate::error::Result;
+use crate::kernel::OutputGradTap;
+use crate::options::MonteCarloOptions;
+use crate::progress::Progress;
+use crate::sampler::{Stream, stream_rng};
+
+/// Runs the per-sample Monte-Carlo estimator over every cached input.
+pub fn estimate(
+    task: &FisherTask<'_>,
+    options: &MonteCarloOptions,
+    batch_size: usize,
+    with_bn_gamma: bool,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<FisherEstimate> {
+    let n = task.len();
+    let mut rng = stream_rng(seed, Stream::Labels);
+    let mut acc = Accumulator::default();
+    let draws = options.epochs * options.samples_per_image;
+    let batches = n.div_ceil(batch_size);
+    progress.start("fisher (montecarlo)", (batches * draws) as u64);
+    for _ in 0..options.epochs {
+        let mut start = 0;
+        while start < n {
+            let len = batch_size.min(n - start);
+            let weights = weight_tensor(&task.sample_weights[start..start + len], task.inputs);
+            for _ in 0..options.samples_per_image {
+                let mut tap = OutputGradTap::new(with_bn_gamma);
+                let log_probs = task.log_probs(task.slice(start, len), &mut tap);
+                let labels = sample_labels(&log_probs, &mut rng)?;
+                let targets = label_tensor(&labels, &log_probs);
+                let loss: Tensor<1> = log_probs.gather(1, targets).sum().neg();
+                let grads = loss.backward();
+                acc.add(tap.per_filter(&grads, &weights, len), 1.0 / draws as f64)?;
+                progress.advance(1);
+            }
+            start += len;
+        }
+    }
+    let estimate = acc.finish(task.network)?;
+    progress.finish(&format!("{} values", estimate.dim()));
+    Ok(estimate)
+}

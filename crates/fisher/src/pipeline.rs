@@ -1,0 +1,376 @@
+//! `Task2Vec::new(probe, options).embed(dataset)`: the whole pipeline of DESIGN.md.
+//!
+//! 1. choose the images (`--classes` is applied by the caller; `max_samples` takes a seeded,
+//!    class-stratified subset),
+//! 2. forward them once up to the split point and cache the activations — **in memory**, so
+//!    `max_samples` is the memory bound (≈ N × C × H × W × 4 bytes; e.g. 1,000 ResNet images at
+//!    skip_layers 6 and 224² are 400 MB),
+//! 3. run the cached activations through the rest of the probe once (no grad) for the pooled
+//!    features and fit the task head on them,
+//! 4. estimate the Fisher of every conv (and, if asked, BatchNorm γ) after the split with the
+//!    head fixed, one value per filter,
+//! 5. build the [`Embedding`] with full provenance (DESIGN.md invariant 3).
+use std::collections::BTreeMap;
+
+use burn::tensor::{Device, Tensor};
+use ndarray::Array1;
+use task2vec_data::Dataset;
+use task2vec_embedding::{
+    DatasetFingerprint, Embedding, EstimatorInfo, Layout, ProbeId, Provenance,
+};
+use task2vec_probe::{LayerTap, PassThrough, Probe};
+
+use crate::error::{FisherError, Result};
+use crate::estimator::{
+    FisherEstimate, FisherTask, SegmentKey, batch, exact, host_f32, montecarlo, variational,
+};
+use crate::head::{HeadFit, fit_head};
+use crate::network::TappedNetwork;
+use crate::options::{EmbedOptions, FisherMethod};
+use crate::progress::Progress;
+use crate::sampler::{balanced_weights, uniform_weights};
+
+/// The probe after split point `k`, as the estimators see it.
+pub struct ProbeTail<'p> {
+    pub probe: &'p Probe,
+    pub split: usize,
+}
+
+impl TappedNetwork for ProbeTail<'_> {
+    fn features(&self, input: Tensor<4>, tap: &mut dyn LayerTap) -> Tensor<2> {
+        self.probe.features_from(self.split, input, tap)
+    }
+
+    fn segment_name(&self, key: SegmentKey) -> String {
+        match key {
+            SegmentKey::Conv(i) => self
+                .probe
+                .conv_layout()
+                .get(i)
+                .map_or_else(|| format!("conv{i}"), |c| c.name.clone()),
+            SegmentKey::BnGamma(i) => self
+                .probe
+                .bn_layout()
+                .get(i)
+                .map_or_else(|| format!("bn{i}"), |b| b.name.clone()),
+        }
+    }
+}
+
+/// Activations of the chosen images at the split point, with labels and pooled features.
+pub struct ActivationCache {
+    /// `[N, C, H, W]` on the probe's device (no autodiff).
+    pub activations: Tensor<4>,
+    /// Pooled penultimate features, row-major `[N, feature_dim]`.
+    pub features: Vec<f32>,
+    pub labels: Vec<usize>,
+}
+
+/// What `embed` returns besides the embedding: how the head fitted and what data was used.
+#[derive(Debug, Clone)]
+pub struct EmbedReport {
+    pub head: HeadFit,
+    /// `(class name, samples used)` in class order.
+    pub class_counts: Vec<(String, usize)>,
+}
+
+/// The Task2Vec pipeline for one probe and one set of options.
+pub struct Task2Vec<'p> {
+    probe: &'p Probe,
+    options: EmbedOptions,
+    input_size: usize,
+    device: Device,
+}
+
+impl<'p> Task2Vec<'p> {
+    /// Validates `options` against the probe (split point in range, ...).
+    pub fn new(probe: &'p Probe, options: EmbedOptions, device: &Device) -> Result<Self> {
+        options.validate()?;
+        let splits = probe.split_points().len();
+        if options.skip_layers >= splits {
+            return Err(FisherError::InvalidOption {
+                name: "skip-layers",
+                reason: format!(
+                    "{} has split points 0..{} (got {})",
+                    probe.name(),
+                    splits - 1,
+                    options.skip_layers
+                ),
+            });
+        }
+        if probe.split_points()[options.skip_layers].first_conv >= probe.conv_layout().len() {
+            return Err(FisherError::InvalidOption {
+                name: "skip-layers",
+                reason: format!(
+                    "no conv of {} after split point {} ({}): nothing to embed",
+                    probe.name(),
+                    options.skip_layers,
+                    probe.split_points()[options.skip_layers].name
+                ),
+            });
+        }
+        Ok(Self {
+            probe,
+            options,
+            input_size: probe.native_input_size(),
+            device: device.clone().without_autodiff(),
+        })
+    }
+
+    /// Images are resized to `size` × `size` (default: the probe's native size).
+    pub fn with_input_size(mut self, size: usize) -> Self {
+        self.input_size = size;
+        self
+    }
+
+    pub fn options(&self) -> &EmbedOptions {
+        &self.options
+    }
+
+    /// The images that will be used: `max_samples` as a seeded class-stratified subset.
+    pub fn select(&self, dataset: &Dataset) -> Result<Dataset> {
+        dataset
+            .validate()
+            .map_err(|e| FisherError::Data(e.to_string()))?;
+        Ok(match self.options.max_samples {
+            Some(max) => dataset.take(max, self.options.seed),
+            None => dataset.clone(),
+        })
+    }
+
+    /// Decodes, preprocesses and forwards every image of `dataset` to the split point.
+    pub fn cache(&self, dataset: &Dataset, progress: &dyn Progress) -> Result<ActivationCache> {
+        let n = dataset.len();
+        let k = self.options.skip_layers;
+        let preprocess = self.probe.preprocessor(self.input_size);
+        let batch = self.options.cache_batch_size;
+        progress.start("caching activations", n as u64);
+        let mut chunks = Vec::new();
+        let mut features = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let len = batch.min(n - start);
+            let images = (start..start + len)
+                .map(|i| dataset.load_image(i))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| FisherError::Data(e.to_string()))?;
+            let x = preprocess
+                .batch(&images, &self.device)
+                .map_err(|e| FisherError::Probe(e.to_string()))?;
+            let h = self.probe.forward_to(k, x);
+            features.extend(host_f32(self.probe.features_from(
+                k,
+                h.clone(),
+                &mut PassThrough,
+            ))?);
+            chunks.push(h);
+            progress.advance(len as u64);
+            start += len;
+        }
+        if let Some(bad) = features.iter().find(|v| !v.is_finite()) {
+            return Err(FisherError::Numerical(format!("probe feature is {bad}")));
+        }
+        progress.finish(&format!("{n} images"));
+        Ok(ActivationCache {
+            activations: Tensor::cat(chunks, 0),
+            features,
+            labels: dataset.labels(),
+        })
+    }
+
+    /// Embeds the task given by the labelled `dataset`.
+    pub fn embed(
+        &self,
+        dataset: &Dataset,
+        progress: &dyn Progress,
+    ) -> Result<(Embedding, EmbedReport)> {
+        let data = self.select(dataset)?;
+        let class_counts = data.class_counts();
+        for (class, count) in &class_counts {
+            progress.note(&format!("{class}: {count} images"));
+        }
+        if let Some((class, _)) = class_counts.iter().find(|(_, c)| *c == 0) {
+            return Err(FisherError::InvalidTask(format!(
+                "class `{class}` has no images after max-samples"
+            )));
+        }
+        let cache = self.cache(&data, progress)?;
+        let o = &self.options;
+        let head = fit_head(
+            &cache.features,
+            &cache.labels,
+            data.classes().len(),
+            &o.head,
+            o.seed,
+            progress,
+        )?;
+        let weights = if o.class_balanced_fisher {
+            balanced_weights(&cache.labels)
+        } else {
+            uniform_weights(cache.labels.len())
+        };
+        let network = ProbeTail {
+            probe: self.probe,
+            split: o.skip_layers,
+        };
+        let task = FisherTask {
+            network: &network,
+            head: &head.head,
+            inputs: &cache.activations,
+            labels: &cache.labels,
+            sample_weights: &weights,
+        };
+        let gamma = o.bn_gamma_included();
+        let estimate = match o.method {
+            FisherMethod::Montecarlo => montecarlo::estimate(
+                &task,
+                &o.montecarlo,
+                o.fisher_batch_size,
+                gamma,
+                o.seed,
+                progress,
+            )?,
+            FisherMethod::Exact => exact::estimate(&task, o.fisher_batch_size, gamma, progress)?,
+            FisherMethod::MontecarloBatch => {
+                batch::estimate(&task, &o.batch, o.batch_norm, gamma, o.seed, progress)?
+            }
+            FisherMethod::Variational => {
+                variational::estimate(&task, &o.variational, o.seed, progress)?.0
+            }
+        };
+        let embedding = self.build_embedding(&data, &estimate, &head)?;
+        Ok((embedding, EmbedReport { head, class_counts }))
+    }
+
+    /// The embedding with its provenance.
+    pub fn build_embedding(
+        &self,
+        data: &Dataset,
+        estimate: &FisherEstimate,
+        head: &HeadFit,
+    ) -> Result<Embedding> {
+        let layout = Layout::new(
+            estimate
+                .segments
+                .iter()
+                .map(|s| (s.name.clone(), s.hessian.len())),
+        );
+        let scale: Vec<f64> = estimate
+            .segments
+            .iter()
+            .flat_map(|s| s.scale.iter().copied())
+            .collect();
+        let scale = if scale.iter().all(|&s| s == 1.0) {
+            None
+        } else {
+            Some(Array1::from(scale))
+        };
+        let mut extra = BTreeMap::new();
+        extra.insert("input_size".into(), serde_json::json!(self.input_size));
+        extra.insert("head_loss".into(), serde_json::json!(head.loss));
+        extra.insert("head_train_error".into(), serde_json::json!(head.error));
+        extra.insert(
+            "class_counts".into(),
+            serde_json::json!(data.class_counts()),
+        );
+        extra.insert("classes".into(), serde_json::json!(data.classes()));
+        let meta = Provenance {
+            task: data
+                .origin()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
+            probe: Some(ProbeId {
+                name: self.probe.name().to_string(),
+                weights_sha256: self.probe.weights_sha256().to_string(),
+            }),
+            estimator: Some(EstimatorInfo {
+                name: self.options.method.name().to_string(),
+                hyperparameters: hyperparameters(&self.options)?,
+            }),
+            seed: Some(self.options.seed),
+            skip_layers: Some(self.options.skip_layers),
+            dataset: Some(DatasetFingerprint {
+                samples: data.len() as u64,
+                classes: data.classes().len() as u64,
+                files_sha256: data.fingerprint().sha256,
+            }),
+            extra,
+            ..Provenance::default()
+        };
+        Embedding::new(estimate.hessian(), scale, layout, meta)
+            .map_err(|e| FisherError::Embedding(e.to_string()))
+    }
+}
+
+/// Every option, flattened one level into a name → value map.
+fn hyperparameters(options: &EmbedOptions) -> Result<BTreeMap<String, serde_json::Value>> {
+    let value = serde_json::to_value(options).map_err(|e| FisherError::Embedding(e.to_string()))?;
+    match value {
+        serde_json::Value::Object(map) => Ok(map.into_iter().collect()),
+        _ => Err(FisherError::Embedding(
+            "options did not serialise to a map".into(),
+        )),
+    }
+}
+
+impl Task2Vec<'_> {
+    /// The domain embedding of `dataset` (labels ignored): mean |conv output| per filter of every
+    /// conv after the split point (see [`crate::domain`]).
+    pub fn embed_domain(&self, dataset: &Dataset, progress: &dyn Progress) -> Result<Embedding> {
+        dataset
+            .validate_for(task2vec_data::LabelUse::Ignored)
+            .map_err(|e| FisherError::Data(e.to_string()))?;
+        let data = match self.options.max_samples {
+            Some(max) => dataset.take(max, self.options.seed),
+            None => dataset.clone(),
+        };
+        progress.note(&format!("{} images", data.len()));
+        let cache = self.cache(&data, progress)?;
+        let network = ProbeTail {
+            probe: self.probe,
+            split: self.options.skip_layers,
+        };
+        let estimate = crate::domain::mean_activations(
+            &network,
+            &cache.activations,
+            self.options.cache_batch_size,
+            progress,
+        )?;
+        let layout = Layout::new(
+            estimate
+                .segments
+                .iter()
+                .map(|s| (s.name.clone(), s.hessian.len())),
+        );
+        let meta = Provenance {
+            task: data
+                .origin()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
+            probe: Some(ProbeId {
+                name: self.probe.name().to_string(),
+                weights_sha256: self.probe.weights_sha256().to_string(),
+            }),
+            estimator: Some(EstimatorInfo {
+                name: "domain-mean-abs-activation".into(),
+                hyperparameters: BTreeMap::from([
+                    ("input_size".to_string(), serde_json::json!(self.input_size)),
+                    (
+                        "max_samples".to_string(),
+                        serde_json::json!(self.options.max_samples),
+                    ),
+                ]),
+            }),
+            seed: Some(self.options.seed),
+            skip_layers: Some(self.options.skip_layers),
+            dataset: Some(DatasetFingerprint {
+                samples: data.len() as u64,
+                classes: data.classes().len() as u64,
+                files_sha256: data.fingerprint().sha256,
+            }),
+            ..Provenance::default()
+        };
+        Embedding::new(estimate.hessian(), None, layout, meta)
+            .map_err(|e| FisherError::Embedding(e.to_string()))
+    }
+}

@@ -1,0 +1,381 @@
+//! Estimator tests on tiny nets against independent oracles: a closed-form Fisher, a naive
+//! per-sample autodiff loop, and statistical agreement between the estimators.
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use task2vec_fisher::estimator::{FisherTask, batch, exact, montecarlo};
+use task2vec_fisher::head::LinearHead;
+use task2vec_fisher::kernel::{OutputGradTap, WeightLeafTap};
+use task2vec_fisher::options::{BatchEstimatorOptions, MonteCarloOptions, SamplerOptions};
+use task2vec_fisher::sampler::{balanced_weights, uniform_weights};
+use task2vec_fisher::testing::{ConvSpec, LinearConvNet, TinyConvNet, random_inputs};
+use task2vec_fisher::{BatchNormMode, SegmentKey, Silent, TappedNetwork};
+
+fn host(t: Tensor<4>) -> Vec<f64> {
+    t.inner()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+fn identity_head(k: usize) -> LinearHead {
+    let mut weight = vec![0.0; k * k];
+    for i in 0..k {
+        weight[i * k + i] = 1.0;
+    }
+    LinearHead {
+        classes: k,
+        dim: k,
+        weight,
+        bias: vec![0.0; k],
+    }
+}
+
+fn seeded_head(classes: usize, dim: usize, seed: u64) -> LinearHead {
+    use rand::SeedableRng;
+    // Larger weights than torch's init so that p(y|x) is far from uniform.
+    let mut h = LinearHead::init(
+        classes,
+        dim,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+    );
+    h.weight.iter_mut().for_each(|w| *w *= 4.0);
+    h
+}
+
+fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+        / scale
+}
+
+/// Closed form for a softmax-linear model z = W f̃ (one conv + global average pooling; f̃ is
+/// the conv's unfolded input averaged over output positions, so z_k = Σ_m W[k,m] f̃_m).
+///
+/// ℓ(y) = −log p_y, p = softmax(z), so ∂ℓ/∂W[k,m] = (p_k − [y=k]) f̃_m and
+/// E_{y∼p} (p_k − [y=k])² = Σ_y p_y (p_k² − 2 p_k [y=k] + [y=k]) = p_k² − 2p_k² + p_k = p_k(1 − p_k).
+/// Hence diag F[k,m] = E_x p_k(1−p_k) f̃_m² — the diagonal of E_x[(diag(p) − ppᵀ) ⊗ f̃f̃ᵀ] —
+/// and the per-filter value is its mean over m. Computed here with plain f64 loops, sharing no
+/// code with the estimator.
+#[test]
+fn exact_matches_the_closed_form_of_a_softmax_linear_model() {
+    let device = Device::flex();
+    let (c_in, k, h, w) = (2usize, 3usize, 4usize, 4usize);
+    let spec = ConvSpec {
+        in_channels: c_in,
+        out_channels: k,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+        groups: 1,
+    };
+    let net = LinearConvNet::new(spec, 11, &device);
+    let n = 6;
+    let inputs = random_inputs([n, c_in, h, w], 12, &device);
+    let labels = [0, 1, 2, 0, 1, 2];
+    let head = identity_head(k);
+    let weights = uniform_weights(n);
+    let task = FisherTask {
+        network: &net,
+        head: &head,
+        inputs: &inputs,
+        labels: &labels,
+        sample_weights: &weights,
+    };
+    let estimate = exact::estimate(&task, 4, false, &Silent).unwrap();
+
+    // Independent computation.
+    let x = host(inputs.clone());
+    let wt = host(net.conv.weight.val());
+    let m_len = c_in * 9;
+    let at = |s: usize, c: usize, i: isize, j: isize| -> f64 {
+        if i < 0 || j < 0 || i >= h as isize || j >= w as isize {
+            0.0
+        } else {
+            x[((s * c_in + c) * h + i as usize) * w + j as usize]
+        }
+    };
+    let mut expected = vec![0.0; k];
+    for s in 0..n {
+        let mut f = vec![0.0; m_len];
+        for c in 0..c_in {
+            for ki in 0..3 {
+                for kj in 0..3 {
+                    let mut sum = 0.0;
+                    for oi in 0..h {
+                        for oj in 0..w {
+                            sum += at(
+                                s,
+                                c,
+                                oi as isize + ki as isize - 1,
+                                oj as isize + kj as isize - 1,
+                            );
+                        }
+                    }
+                    f[(c * 3 + ki) * 3 + kj] = sum / (h * w) as f64;
+                }
+            }
+        }
+        let z: Vec<f64> = (0..k)
+            .map(|r| (0..m_len).map(|m| wt[r * m_len + m] * f[m]).sum())
+            .collect();
+        let zmax = z.iter().cloned().fold(f64::MIN, f64::max);
+        let e: Vec<f64> = z.iter().map(|v| (v - zmax).exp()).collect();
+        let total: f64 = e.iter().sum();
+        for r in 0..k {
+            let p = e[r] / total;
+            let mean_f2 = f.iter().map(|v| v * v).sum::<f64>() / m_len as f64;
+            expected[r] += p * (1.0 - p) * mean_f2 / n as f64;
+        }
+    }
+    let got = estimate.hessian();
+    let diff = max_rel_diff(&got, &expected);
+    assert!(
+        diff < 1e-5,
+        "exact {got:?} vs closed form {expected:?} (rel diff {diff:e})"
+    );
+}
+
+/// The kernel (one backward for the batch) against the naive oracle: a batch-size-1 backward
+/// per sample with the conv weights (and BN γ) as leaves, squared, weighted and summed.
+#[test]
+fn per_sample_kernel_equals_a_naive_per_sample_loop() {
+    let device = Device::flex();
+    let net = TinyConvNet::new(&TinyConvNet::default_specs(), 3, &device);
+    let n = 5;
+    let inputs = random_inputs([n, 3, 9, 7], 4, &device);
+    let head = seeded_head(4, net.feature_dim(), 5);
+    let labels: Vec<usize> = vec![0, 3, 1, 2, 3];
+    let weights = [0.1, 0.3, 0.2, 0.15, 0.25];
+
+    let label_t = |ys: &[usize]| {
+        Tensor::<2, Int>::from_data(
+            TensorData::new(
+                ys.iter().map(|&y| y as i64).collect::<Vec<_>>(),
+                [ys.len(), 1],
+            ),
+            &device.clone().autodiff(),
+        )
+    };
+    // Kernel.
+    let mut tap = OutputGradTap::new(true);
+    let logp = log_softmax(
+        head.apply(net.features(inputs.clone().autodiff(), &mut tap)),
+        1,
+    );
+    let loss: Tensor<1> = logp.gather(1, label_t(&labels)).sum().neg();
+    let grads = loss.backward();
+    let w = Tensor::<1>::from_data(
+        TensorData::new(weights.iter().map(|&v| v as f32).collect::<Vec<_>>(), [n]),
+        &device,
+    );
+    let kernel: Vec<(SegmentKey, Vec<f64>)> = tap
+        .per_filter(&grads, &w, 2)
+        .into_iter()
+        .map(|(k, t)| (k, host(t.reshape([-1, 1, 1, 1]))))
+        .collect();
+
+    // Naive loop.
+    let mut naive: Vec<Vec<f64>> = Vec::new();
+    for s in 0..n {
+        let mut tap = WeightLeafTap::new(BatchNormMode::Eval, true);
+        let x = inputs.clone().narrow(0, s, 1).autodiff();
+        let logp = log_softmax(head.apply(net.features(x, &mut tap)), 1);
+        let loss: Tensor<1> = logp.gather(1, label_t(&labels[s..s + 1])).sum().neg();
+        let grads = loss.backward();
+        for (i, (_, v)) in tap.squared_per_filter(&grads).into_iter().enumerate() {
+            let v = host(v.reshape([-1, 1, 1, 1]));
+            if naive.len() <= i {
+                naive.push(vec![0.0; v.len()]);
+            }
+            for (a, b) in naive[i].iter_mut().zip(v) {
+                *a += weights[s] * b;
+            }
+        }
+    }
+    assert_eq!(kernel.len(), 8, "4 convs + 4 BN γ");
+    for ((key, k), nv) in kernel.iter().zip(&naive) {
+        let diff = max_rel_diff(k, nv);
+        assert!(
+            diff < 1e-5,
+            "{key:?}: kernel {k:?} vs naive {nv:?} (rel diff {diff:e})"
+        );
+    }
+}
+
+/// `exact` is the expectation of `montecarlo` over the sampled labels. Over R independent runs,
+/// each filter's mean has standard error s/√R (s = sample sd across runs); by the CLT the
+/// standardised difference is ≈ N(0,1), so |mean − exact| ≤ 4.5·s/√R for all filters fails
+/// by chance with probability < 24 filters × 7e-6.
+#[test]
+fn montecarlo_averages_to_exact_within_its_standard_error() {
+    let device = Device::flex();
+    let net = TinyConvNet::new(&TinyConvNet::default_specs(), 21, &device);
+    let n = 6;
+    let inputs = random_inputs([n, 3, 6, 6], 22, &device);
+    let labels = [0, 1, 2, 0, 1, 2];
+    let head = seeded_head(3, net.feature_dim(), 23);
+    let weights = balanced_weights(&labels);
+    let task = FisherTask {
+        network: &net,
+        head: &head,
+        inputs: &inputs,
+        labels: &labels,
+        sample_weights: &weights,
+    };
+    let exact = exact::estimate(&task, 3, false, &Silent).unwrap().hessian();
+    let runs = 150;
+    let options = MonteCarloOptions::default();
+    let samples: Vec<Vec<f64>> = (0..runs)
+        .map(|seed| {
+            montecarlo::estimate(&task, &options, 6, false, seed, &Silent)
+                .unwrap()
+                .hessian()
+        })
+        .collect();
+    for f in 0..exact.len() {
+        let xs: Vec<f64> = samples.iter().map(|s| s[f]).collect();
+        let mean = xs.iter().sum::<f64>() / runs as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (runs - 1) as f64;
+        let se = (var / runs as f64).sqrt();
+        assert!(
+            (mean - exact[f]).abs() <= 4.5 * se + 1e-12,
+            "filter {f}: montecarlo mean {mean:e} ± {se:e} vs exact {:e}",
+            exact[f]
+        );
+    }
+}
+
+/// REF's batch estimator with BN in eval mode: E[(1/B Σ_n g_n)²] = (1/B) E[g²] because the
+/// sampled-label scores have zero mean and independent draws, so B × montecarlo-batch ≈ exact
+/// (balanced weights = the sampler's distribution). Bound as above, from the spread of R runs.
+#[test]
+fn batch_estimator_times_batch_size_averages_to_exact() {
+    let device = Device::flex();
+    let net = TinyConvNet::new(&TinyConvNet::default_specs(), 31, &device);
+    let labels = [0, 0, 0, 1, 1, 2];
+    let inputs = random_inputs([labels.len(), 3, 6, 6], 32, &device);
+    let head = seeded_head(3, net.feature_dim(), 33);
+    let weights = balanced_weights(&labels);
+    let task = FisherTask {
+        network: &net,
+        head: &head,
+        inputs: &inputs,
+        labels: &labels,
+        sample_weights: &weights,
+    };
+    let exact = exact::estimate(&task, 6, true, &Silent).unwrap().hessian();
+    let b = 4;
+    let options = BatchEstimatorOptions {
+        epochs: 1,
+        sampler: SamplerOptions {
+            draws_per_epoch: 40 * b,
+            batch_size: b,
+        },
+    };
+    let runs = 40;
+    let samples: Vec<Vec<f64>> = (0..runs)
+        .map(|seed| {
+            batch::estimate(&task, &options, BatchNormMode::Eval, true, seed, &Silent)
+                .unwrap()
+                .hessian()
+                .into_iter()
+                .map(|v| v * b as f64)
+                .collect()
+        })
+        .collect();
+    assert_eq!(samples[0].len(), exact.len());
+    for f in 0..exact.len() {
+        let xs: Vec<f64> = samples.iter().map(|s| s[f]).collect();
+        let mean = xs.iter().sum::<f64>() / runs as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (runs - 1) as f64;
+        let se = (var / runs as f64).sqrt();
+        assert!(
+            (mean - exact[f]).abs() <= 4.5 * se + 1e-12,
+            "filter {f}: B·batch mean {mean:e} ± {se:e} vs exact {:e}",
+            exact[f]
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_estimate_and_the_network_is_not_modified() {
+    let device = Device::flex();
+    let net = TinyConvNet::new(&TinyConvNet::default_specs(), 41, &device);
+    let before: Vec<Vec<f64>> = net
+        .bns
+        .iter()
+        .flat_map(|bn| {
+            [
+                bn.running_mean.value(),
+                bn.running_var.value(),
+                bn.gamma.val(),
+            ]
+        })
+        .map(|t| host(t.reshape([-1, 1, 1, 1])))
+        .chain(net.convs.iter().map(|c| host(c.weight.val())))
+        .collect();
+    let labels = [0, 1, 1, 0];
+    let inputs = random_inputs([4, 3, 6, 6], 42, &device);
+    let head = seeded_head(2, net.feature_dim(), 43);
+    let weights = balanced_weights(&labels);
+    let task = FisherTask {
+        network: &net,
+        head: &head,
+        inputs: &inputs,
+        labels: &labels,
+        sample_weights: &weights,
+    };
+    let options = MonteCarloOptions::default();
+    let a = montecarlo::estimate(&task, &options, 3, true, 7, &Silent).unwrap();
+    let b = montecarlo::estimate(&task, &options, 3, true, 7, &Silent).unwrap();
+    let c = montecarlo::estimate(&task, &options, 3, true, 8, &Silent).unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a.hessian(), c.hessian());
+    let batch_options = BatchEstimatorOptions {
+        epochs: 1,
+        sampler: SamplerOptions {
+            draws_per_epoch: 8,
+            batch_size: 4,
+        },
+    };
+    let x = batch::estimate(
+        &task,
+        &batch_options,
+        BatchNormMode::Train,
+        true,
+        1,
+        &Silent,
+    )
+    .unwrap();
+    let y = batch::estimate(
+        &task,
+        &batch_options,
+        BatchNormMode::Train,
+        true,
+        1,
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(x, y);
+    let after: Vec<Vec<f64>> = net
+        .bns
+        .iter()
+        .flat_map(|bn| {
+            [
+                bn.running_mean.value(),
+                bn.running_var.value(),
+                bn.gamma.val(),
+            ]
+        })
+        .map(|t| host(t.reshape([-1, 1, 1, 1])))
+        .chain(net.convs.iter().map(|c| host(c.weight.val())))
+        .collect();
+    assert_eq!(before, after, "estimators must not modify the network");
+}
