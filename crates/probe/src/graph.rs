@@ -48,6 +48,9 @@ pub(crate) struct GraphInfo {
 }
 
 /// One probe network: a generated model of one of the probe kinds.
+// The variants are the generated models themselves (tens of KB of module handles); a probe holds
+// exactly one and never moves it in a hot path, so boxing would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum Net {
     TinyResnet(tiny_resnet::Model),

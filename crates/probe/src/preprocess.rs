@@ -65,7 +65,8 @@ impl Preprocess {
                 self.crop_fraction
             )));
         }
-        if self.std.iter().any(|s| !(*s > 0.0)) {
+        // NaN fails this too.
+        if self.std.iter().any(|s| !s.is_finite() || *s <= 0.0) {
             return Err(ProbeError::Preprocess("std must be positive".into()));
         }
         Ok(())
