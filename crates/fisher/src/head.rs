@@ -154,7 +154,7 @@ pub fn fit_head(
     progress: &dyn Progress,
 ) -> Result<HeadFit> {
     let n = labels.len();
-    if n == 0 || features.len() % n != 0 {
+    if n == 0 || !features.len().is_multiple_of(n) {
         return Err(FisherError::InvalidTask(format!(
             "{} feature values for {n} labels",
             features.len()
