@@ -50,9 +50,25 @@ const TORCHVISION: [(&str, &str, &str); 2] = [
 ];
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    fetch(&args.name, args.from)
+}
+
+/// Fetches `name`'s weights unless a weights file is already installed (used by
+/// `cargo xtask reproduce`, so that it runs from a fresh clone).
+pub fn ensure(name: &str) -> anyhow::Result<()> {
+    let dir = probes_dir();
+    let installed = ["pth", "safetensors", "bpk"]
+        .iter()
+        .any(|ext| dir.join(format!("{name}.{ext}")).is_file());
+    if installed {
+        return Ok(());
+    }
+    fetch(name, None)
+}
+
+fn fetch(name: &str, from: Option<PathBuf>) -> anyhow::Result<()> {
     let dir = probes_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = args.name.as_str();
     if name == "tiny-resnet" {
         println!("tiny-resnet's weights are compiled into task2vec-probe: nothing to fetch");
         return Ok(());
@@ -62,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "unknown probe `{name}` (known: efficientnet-lite0, resnet18, resnet34, tiny-resnet)"
         );
     }
-    let (dest, sha) = match args.from {
+    let (dest, sha) = match from {
         Some(file) => install_local(name, &file, &dir)?,
         None if name == "efficientnet-lite0" => fetch_effnet(&dir)?,
         None => fetch_torchvision(name, &dir)?,
@@ -77,13 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// `$TASK2VEC_HOME/probes`, default `~/.cache/task2vec/probes` (as task2vec_probe::cache_dir).
 fn probes_dir() -> PathBuf {
-    let home = match std::env::var_os("TASK2VEC_HOME") {
-        Some(h) => PathBuf::from(h),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into()))
-            .join(".cache")
-            .join("task2vec"),
-    };
-    home.join("probes")
+    task2vec_data::suite::default_home().join("probes")
 }
 
 fn install_local(name: &str, file: &Path, dir: &Path) -> anyhow::Result<(PathBuf, String)> {

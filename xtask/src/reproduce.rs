@@ -1,8 +1,178 @@
-//! `cargo xtask reproduce` (being built; see its issue).
+//! `cargo xtask reproduce [--suite S] [--quick]`: embeds every task of a suite (resumable:
+//! finished tasks are kept and skipped), then writes `target/reproduce/REPORT.md` with the
+//! paper's experiments E1–E4 (see `reproduce/analysis.rs`) and their figures and CSVs.
+mod analysis;
+mod embed;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use task2vec_data::Suite;
+use task2vec_data::suite::default_home;
+use task2vec_embedding::LabeledMatrix;
+
+use analysis::TaskResult;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Suite file (default: datasets/suites/offline-full.toml, or quick.toml with --quick).
+    #[arg(long)]
+    suite: Option<PathBuf>,
+    /// The small suite CI runs end to end (minutes on 2 cores).
+    #[arg(long)]
+    quick: bool,
+    /// Probe network.
+    #[arg(long, default_value = "efficientnet-lite0")]
+    probe: String,
+    /// Fisher estimator.
+    #[arg(long, default_value = "montecarlo")]
+    method: String,
+    /// Input size the images are resized to.
+    #[arg(long, default_value_t = 64)]
+    image_size: usize,
+    /// Seed of every random stream.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder (embeddings, figures, CSVs, REPORT.md).
+    #[arg(long, default_value = "target/reproduce")]
+    out: PathBuf,
+    /// Re-embed tasks even if a finished embedding exists.
+    #[arg(long)]
+    fresh: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`cargo xtask reproduce` is not built yet")
+pub fn run(args: Args) -> Result<()> {
+    let started = Instant::now();
+    let root = workspace_root();
+    let suite_path = args.suite.clone().unwrap_or_else(|| {
+        root.join("datasets/suites").join(if args.quick {
+            "quick.toml"
+        } else {
+            "offline-full.toml"
+        })
+    });
+    let suite = Suite::load(&suite_path)?;
+    // Data and probe weights both live under $TASK2VEC_HOME (default ~/.cache/task2vec).
+    let home = default_home();
+    let out = if args.out.is_absolute() {
+        args.out.clone()
+    } else {
+        root.join(&args.out)
+    };
+    let run_dir = out.join(&suite.name);
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+
+    for source in suite.sources() {
+        crate::fetch::ensure(&source, &home).with_context(|| format!("fetching `{source}`"))?;
+    }
+    crate::fetch_probe::ensure(&args.probe)
+        .with_context(|| format!("fetching probe `{}`", args.probe))?;
+    let embedder = embed::Embedder::new(&args.probe, &args.method, args.image_size, args.seed)?;
+
+    let bar = ProgressBar::new(suite.tasks.len() as u64).with_style(
+        ProgressStyle::with_template(
+            "{msg:>28} [{bar:30}] {pos}/{len} tasks, {per_sec}, ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    let mut results: Vec<TaskResult> = Vec::new();
+    for task in &suite.tasks {
+        bar.set_message(task.id.clone());
+        let dir = run_dir.join("tasks").join(task.id.replace('/', "__"));
+        let result = match (!args.fresh)
+            .then(|| embed::load_finished(&dir, task))
+            .flatten()
+        {
+            Some(done) => done,
+            None => {
+                let dataset = task
+                    .materialize(&home)
+                    .with_context(|| format!("task `{}`", task.id))?;
+                let done = embedder
+                    .run(task, &dataset, &bar)
+                    .with_context(|| format!("embedding task `{}`", task.id))?;
+                embed::save_finished(&dir, &done)?;
+                done
+            }
+        };
+        results.push(result);
+        bar.inc(1);
+    }
+    bar.finish_with_message("all tasks embedded");
+
+    let analysis = analysis::analyse(&results, args.seed)?;
+    write_outputs(&run_dir, &results, &analysis)?;
+    let info = report::RunInfo {
+        suite: suite.name.clone(),
+        probe: args.probe.clone(),
+        probe_sha256: embedder.probe_sha256().to_string(),
+        method: args.method.clone(),
+        image_size: args.image_size,
+        seed: args.seed,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        total_seconds: started.elapsed().as_secs_f64(),
+    };
+    let report_path = out.join("REPORT.md");
+    let text =
+        report::markdown(&info, &results, &analysis).replace("](", &format!("]({}/", suite.name));
+    report::write_atomic(&report_path, &text)?;
+    report::write_atomic(
+        &run_dir.join("REPORT.md"),
+        &report::markdown(&info, &results, &analysis),
+    )?;
+    println!("wrote {}", report_path.display());
+    Ok(())
+}
+
+fn write_outputs(dir: &Path, tasks: &[TaskResult], a: &analysis::Analysis) -> Result<()> {
+    use task2vec_embedding::plot::{HeatmapOptions, MapOptions, distance_heatmap, embedding_map};
+    let labels: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
+    let matrix = LabeledMatrix::new(labels.clone(), a.task_distances.clone())?;
+    matrix.save(dir.join("E1-distance-matrix.csv"))?;
+    LabeledMatrix::new(labels.clone(), a.domain_distances.clone())?
+        .save(dir.join("E4-domain-distance-matrix.csv"))?;
+    let heatmap = HeatmapOptions {
+        title: Some("Task2Vec distance (cosine), clustered".into()),
+        ..HeatmapOptions::default()
+    };
+    for ext in ["png", "svg"] {
+        distance_heatmap(
+            &matrix,
+            &dir.join(format!("E1-distance-matrix.{ext}")),
+            &heatmap,
+        )?;
+    }
+    let groups: Vec<String> = tasks
+        .iter()
+        .map(|t| t.taxonomy.first().cloned().unwrap_or_default())
+        .collect();
+    let map = MapOptions {
+        title: Some("Task embeddings, classical MDS of the cosine distance".into()),
+        ..MapOptions::default()
+    };
+    let points = task2vec_embedding::mds::classical_mds(&a.task_distances, 2)?;
+    for ext in ["png", "svg"] {
+        embedding_map(
+            &points,
+            &labels,
+            &groups,
+            &dir.join(format!("E1-map.{ext}")),
+            &map,
+        )?;
+    }
+    report::write_atomic(&dir.join("E2-top-k.svg"), &report::top_k_svg(&a.top_k))?;
+    report::write_atomic(&dir.join("E2-top-k.csv"), &report::top_k_csv(&a.top_k))?;
+    report::write_atomic(&dir.join("tasks.csv"), &report::tasks_csv(tasks, a))?;
+    Ok(())
+}
+
+/// The workspace root (xtask lives one level below it).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }

@@ -1,0 +1,292 @@
+//! REPORT.md and the figures that are not embedding plots (the E2 curves, as a hand-written SVG:
+//! a few polylines need no plotting stack).
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::analysis::{Analysis, TaskResult, TopK};
+
+/// What the header of the report states about the run.
+pub struct RunInfo {
+    pub suite: String,
+    pub probe: String,
+    pub probe_sha256: String,
+    pub method: String,
+    pub image_size: usize,
+    pub seed: u64,
+    pub version: String,
+    pub total_seconds: f64,
+}
+
+/// Writes `path` atomically (temp file in the same directory, then rename).
+pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    ));
+    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}
+
+/// E2's curves as an SVG line chart (k on x, average taxonomic distance on y).
+pub fn top_k_svg(curves: &TopK) -> String {
+    let (w, h, left, right, top, bottom) = (640.0, 400.0, 60.0, 20.0, 30.0, 50.0);
+    let kmax = *curves.k.last().unwrap_or(&1) as f64;
+    let ymax = curves
+        .task2vec
+        .iter()
+        .chain(&curves.oracle)
+        .chain(&curves.random)
+        .fold(0.0f64, |a, &b| a.max(b))
+        .max(1e-9)
+        * 1.1;
+    let x = |k: f64| left + (k - 1.0) / (kmax - 1.0).max(1.0) * (w - left - right);
+    let y = |v: f64| h - bottom - v / ymax * (h - top - bottom);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="DejaVu Sans, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Average taxonomic distance of the k nearest tasks</text>"#,
+        w / 2.0
+    );
+    // Axes with a few ticks.
+    let _ = writeln!(
+        s,
+        r#"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>"#,
+        h - bottom,
+        w - right,
+        h - bottom,
+        h - bottom
+    );
+    for i in 0..=4 {
+        let v = ymax * i as f64 / 4.0;
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end">{v:.2}</text>"#,
+            left - 6.0,
+            y(v) + 4.0
+        );
+    }
+    for i in 0..=4 {
+        let k = 1.0 + (kmax - 1.0) * i as f64 / 4.0;
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            x(k),
+            h - bottom + 16.0,
+            k.round()
+        );
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">k (number of nearest tasks)</text>"#,
+        w / 2.0,
+        h - 12.0
+    );
+    let series = [
+        ("Task2Vec (cosine)", "#d62728", &curves.task2vec),
+        ("random neighbours", "#7f7f7f", &curves.random),
+        ("taxonomy (oracle)", "#1f77b4", &curves.oracle),
+    ];
+    for (i, (name, color, values)) in series.iter().enumerate() {
+        let points: Vec<String> = curves
+            .k
+            .iter()
+            .zip(values.iter())
+            .map(|(&k, &v)| format!("{:.1},{:.1}", x(k as f64), y(v)))
+            .collect();
+        let _ = writeln!(
+            s,
+            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
+            points.join(" ")
+        );
+        let ly = top + 16.0 * i as f64 + 10.0;
+        let _ = writeln!(
+            s,
+            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2"/><text x="{}" y="{}">{name}</text>"#,
+            w - right - 170.0,
+            w - right - 150.0,
+            w - right - 145.0,
+            ly + 4.0
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn csv_line(cells: &[String]) -> String {
+    cells.join(",") + "\n"
+}
+
+/// The CSVs next to the report: per-task results and the E2 curves.
+pub fn tasks_csv(tasks: &[TaskResult], analysis: &Analysis) -> String {
+    let mut s = csv_line(&[
+        "task".into(),
+        "taxonomy".into(),
+        "samples".into(),
+        "classes".into(),
+        "seconds".into(),
+        "probe_error".into(),
+        "l1_norm".into(),
+        "distance_to_trivial".into(),
+    ]);
+    for (i, t) in tasks.iter().enumerate() {
+        let trivial = analysis
+            .complexity
+            .to_trivial
+            .as_ref()
+            .map_or(String::new(), |d| format!("{:.6e}", d[i]));
+        s += &csv_line(&[
+            t.id.clone(),
+            t.taxonomy.join("/"),
+            t.samples.to_string(),
+            t.classes.to_string(),
+            format!("{:.2}", t.seconds),
+            format!("{:.4}", t.probe_error),
+            format!("{:.6e}", analysis.complexity.l1_norm[i]),
+            trivial,
+        ]);
+    }
+    s
+}
+
+pub fn top_k_csv(curves: &TopK) -> String {
+    let mut s = csv_line(&[
+        "k".into(),
+        "task2vec".into(),
+        "random".into(),
+        "taxonomy".into(),
+    ]);
+    for i in 0..curves.k.len() {
+        s += &csv_line(&[
+            curves.k[i].to_string(),
+            format!("{:.6}", curves.task2vec[i]),
+            format!("{:.6}", curves.random[i]),
+            format!("{:.6}", curves.oracle[i]),
+        ]);
+    }
+    s
+}
+
+/// The report itself. Figures are referenced by relative path.
+pub fn markdown(info: &RunInfo, tasks: &[TaskResult], a: &Analysis) -> String {
+    let mut s = String::new();
+    let n = tasks.len();
+    let mean_seconds = tasks.iter().map(|t| t.seconds).sum::<f64>() / n.max(1) as f64;
+    let _ = writeln!(
+        s,
+        "# Task2Vec reproduction report — suite `{}`\n",
+        info.suite
+    );
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(
+        s,
+        "| probe | `{}` (weights sha256 `{}`) |",
+        info.probe, info.probe_sha256
+    );
+    let _ = writeln!(s, "| estimator | `{}` |", info.method);
+    let _ = writeln!(s, "| input size | {}² |", info.image_size);
+    let _ = writeln!(s, "| seed | {} |", info.seed);
+    let _ = writeln!(s, "| software | task2vec-rs {} |", info.version);
+    let _ = writeln!(s, "| tasks | {n} |");
+    let _ = writeln!(
+        s,
+        "| wall time | {:.0} s in all this run; {:.1} s per task on average (embedding + domain embedding + linear probe; tasks embedded by an earlier run count their original time) |\n",
+        info.total_seconds, mean_seconds
+    );
+
+    let _ = writeln!(s, "## E1 — clustered distance matrix (paper Fig. 2)\n");
+    let _ = writeln!(
+        s,
+        "Symmetric Task2Vec distance (`cosine`), complete linkage with optimal leaf ordering.\n\n![E1](E1-distance-matrix.png)\n\nMatrix: [E1-distance-matrix.csv](E1-distance-matrix.csv). 2-D map (classical MDS, coloured by the taxonomy's top level): ![map](E1-map.png)\n"
+    );
+
+    let _ = writeln!(s, "## E2 — nearest tasks vs taxonomy (paper Fig. 3)\n");
+    let _ = writeln!(
+        s,
+        "Average taxonomic distance (levels to the common ancestor) of each task's k nearest tasks. Lower is better; `random` is the exact expectation for random neighbours, `taxonomy` the best any distance can do.\n\n![E2](E2-top-k.svg)\n"
+    );
+    let _ = writeln!(s, "| k | Task2Vec | random | taxonomy |\n|---|---|---|---|");
+    let shown: Vec<usize> = [1usize, 2, 3, 5, 10, 20, 50]
+        .into_iter()
+        .filter(|&k| k < n)
+        .collect();
+    for k in shown {
+        let i = k - 1;
+        let _ = writeln!(
+            s,
+            "| {k} | {:.3} | {:.3} | {:.3} |",
+            a.top_k.task2vec[i], a.top_k.random[i], a.top_k.oracle[i]
+        );
+    }
+    let beats = a.top_k.task2vec[0] < a.top_k.random[0];
+    let _ = writeln!(
+        s,
+        "\nSpearman correlation between Task2Vec distance and taxonomic distance over all {} task pairs: **{:.3}** (one-sided Mantel permutation p = {:.4}, {} permutations of the tasks). At k = 1, Task2Vec neighbours are {} than random ones ({:.3} vs {:.3}).\n",
+        n * (n - 1) / 2,
+        a.mantel.spearman,
+        a.mantel.p_value,
+        a.mantel.permutations,
+        if beats {
+            "taxonomically closer"
+        } else {
+            "NOT closer"
+        },
+        a.top_k.task2vec[0],
+        a.top_k.random[0]
+    );
+
+    let _ = writeln!(s, "## E3 — complexity vs difficulty\n");
+    let c = &a.complexity;
+    let _ = writeln!(
+        s,
+        "Difficulty = held-out error of a linear probe (the task head, fitted as for the embedding) on a 20% split of each task. Complexity = ‖hessian‖₁{}.\n",
+        if c.to_trivial.is_some() {
+            " and d_sym(t, t0) to the trivial embedding"
+        } else {
+            " (this estimator has no prior, so no trivial embedding t0 exists: only the norm is reported)"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "| measure | Pearson r with error | Spearman ρ with error |\n|---|---|---|\n| ‖hessian‖₁ | {:.3} | {:.3} |",
+        c.pearson_norm, c.spearman_norm
+    );
+    if let Some(rho) = c.spearman_trivial {
+        let _ = writeln!(s, "| d_sym(t, t0) | — | {rho:.3} |");
+    }
+    let _ = writeln!(s, "\nPer-task values: [tasks.csv](tasks.csv).\n");
+
+    let _ = writeln!(
+        s,
+        "## E4 — task vs domain embeddings on shared images (paper Fig. 1)\n"
+    );
+    if a.shared.is_empty() {
+        let _ = writeln!(s, "This suite has no two tasks on the same images.\n");
+    } else {
+        let _ = writeln!(
+            s,
+            "Pairs of tasks on identical images with different labels. Distances are divided by the median distance over all task pairs (of the same kind of embedding): a domain embedding sees only the images, so it cannot tell these tasks apart (relative distance ≈ 0); a task embedding can.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| task A | task B | task distance | relative | domain distance | relative |\n|---|---|---|---|---|---|"
+        );
+        for p in &a.shared {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.4} | {:.3} | {:.4} | {:.3} |",
+                p.a, p.b, p.task_distance, p.task_relative, p.domain_distance, p.domain_relative
+            );
+        }
+        s.push('\n');
+    }
+    s
+}
