@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# System packages the build and tests need. Idempotent; safe to run on a fresh machine.
+# System packages the build and tests need. Idempotent; safe to run on a fresh machine (as root).
 set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+# Package lists are needed anyway: ci/probe/fetch_test_assets.sh runs `apt-get download darknet`.
+apt-get update -qq
 need=()
-# Plots render text with a system TrueType font.
+# Plots render text from a system TrueType file (TASK2VEC_FONT or DejaVu Sans).
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
-command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v unzip >/dev/null || need+=(unzip)
+command -v dpkg-deb >/dev/null || need+=(dpkg)
 if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
   apt-get install -y -qq "${need[@]}"
 fi
+python3 -m pip --version >/dev/null

@@ -6,7 +6,11 @@ mod cmd;
 mod output;
 
 #[derive(Parser)]
-#[command(name = "task2vec", version, about = "Task2Vec task embeddings: embed, compare, cluster, select experts")]
+#[command(
+    name = "task2vec",
+    version,
+    about = "Task2Vec task embeddings: embed, compare, cluster, select experts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
