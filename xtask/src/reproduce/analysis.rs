@@ -296,7 +296,9 @@ mod tests {
             }
         });
         let m = mantel_spearman(&d, &t, 199, 1).unwrap();
-        assert!(m.spearman > 0.8, "{m:?}");
+        // The taxonomy takes two values (12 within-group pairs of 66), so even a distance that
+        // separates the groups perfectly reaches only ρ ≈ sqrt(3·p·(1−p)) ≈ 0.67 with p = 12/66.
+        assert!(m.spearman > 0.6, "{m:?}");
         assert!(m.p_value < 0.01, "{m:?}");
         // A distance unrelated to the groups (depends on i+j parity only).
         let u = Array2::from_shape_fn((n, n), |(i, j)| {
