@@ -44,6 +44,13 @@ pub fn source_dir(home: &Path, source: &str) -> PathBuf {
     home.join("datasets").join(source)
 }
 
+/// Levels from the deeper of two taxonomy paths (root first) up to their closest common
+/// ancestor: 0 for the same path, 1 for siblings, and so on.
+pub fn lineage_distance<S: PartialEq>(a: &[S], b: &[S]) -> usize {
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    a.len().max(b.len()) - common
+}
+
 /// A list of tasks with a shared default seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,13 +189,7 @@ impl Task {
     /// Levels from the deeper of the two tasks up to their closest common ancestor: 0 for the
     /// same taxonomy path, 1 for siblings, and so on.
     pub fn taxonomic_distance(&self, other: &Task) -> usize {
-        let common = self
-            .taxonomy
-            .iter()
-            .zip(&other.taxonomy)
-            .take_while(|(a, b)| a == b)
-            .count();
-        self.taxonomy.len().max(other.taxonomy.len()) - common
+        lineage_distance(&self.taxonomy, &other.taxonomy)
     }
 
     /// Folder the task reads: `<home>/datasets/<source>/<path>`.

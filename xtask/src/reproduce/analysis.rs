@@ -25,12 +25,9 @@ pub struct TaskResult {
     pub seconds: f64,
 }
 
-/// Levels from two lineages (root first) to their deepest common ancestor, counted from the
-/// leaves: 0 = same leaf group, `depth` = nothing in common.
+/// Taxonomic distance of two tasks (the data crate's definition), as f64 for the matrices.
 pub fn taxonomic_distance(a: &[String], b: &[String]) -> f64 {
-    let depth = a.len().max(b.len());
-    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    (depth - common) as f64
+    task2vec_data::suite::lineage_distance(a, b) as f64
 }
 
 pub fn taxonomy_matrix(tasks: &[TaskResult]) -> Array2<f64> {
