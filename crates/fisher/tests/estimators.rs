@@ -379,3 +379,75 @@ fn same_seed_same_estimate_and_the_network_is_not_modified() {
         .collect();
     assert_eq!(before, after, "estimators must not modify the network");
 }
+
+/// REF's compression loss is 2·KL(N(W, σ²) ‖ N(0, λ²)) summed over weights. Checked against the
+/// textbook Gaussian KL written per weight, KL = ½[σ²/λ² + w²/λ² − 1 + ln(λ²/σ²)], and its
+/// gradients against the hand derivatives ∂/∂log σ²_f = fan_in·(σ²_f/λ² − 1) and
+/// ∂/∂log λ² = Σ_w [1 − (w² + σ²)/λ²].
+#[test]
+fn variational_kl_term_equals_its_closed_form() {
+    use task2vec_fisher::estimator::variational::compression_loss;
+    let device = Device::flex();
+    // Two filters of 3 inputs × 1×2 kernels.
+    let w: Vec<f32> = vec![
+        0.5, -1.0, 0.25, 2.0, 0.0, -0.75, // filter 0
+        1.5, 0.1, -0.2, 0.3, -2.5, 0.8, // filter 1
+    ];
+    let logvar = [-1.2f32, 0.4];
+    let loglambda2 = -0.3f32;
+    let weight = Tensor::<4>::from_data(TensorData::new(w.clone(), [2, 3, 1, 2]), &device);
+    let ad = device.clone().autodiff();
+    let lv = Tensor::<1>::from_data(TensorData::new(logvar.to_vec(), [2]), &ad).require_grad();
+    let ll = Tensor::<1>::from_data(TensorData::new(vec![loglambda2], [1]), &ad).require_grad();
+    let loss = compression_loss(weight.autodiff(), lv.clone(), ll.clone());
+    let got = f64::from(loss.clone().into_data().try_to_vec::<f32>().unwrap()[0]);
+
+    let lambda2 = f64::from(loglambda2).exp();
+    let mut expected = 0.0;
+    for (i, &wi) in w.iter().enumerate() {
+        let sigma2 = f64::from(logvar[i / 6]).exp();
+        let wi = f64::from(wi);
+        let kl = 0.5 * (sigma2 / lambda2 + wi * wi / lambda2 - 1.0 + (lambda2 / sigma2).ln());
+        expected += 2.0 * kl;
+    }
+    assert!(
+        (got - expected).abs() <= 1e-5 * expected.abs(),
+        "compression loss {got} vs closed form {expected}"
+    );
+
+    let grads = loss.backward();
+    let g = lv
+        .grad(&grads)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    for f in 0..2 {
+        let hand = 6.0 * (f64::from(logvar[f]).exp() / lambda2 - 1.0);
+        assert!(
+            (f64::from(g[f]) - hand).abs() <= 1e-5 * hand.abs().max(1.0),
+            "d/dlogvar[{f}]: {} vs {hand}",
+            g[f]
+        );
+    }
+    // ∂/∂log λ² = Σ_w [1 − (w² + σ²)/λ²]
+    let hand_l: f64 = w
+        .iter()
+        .enumerate()
+        .map(|(i, &wi)| {
+            let sigma2 = f64::from(logvar[i / 6]).exp();
+            1.0 - (f64::from(wi).powi(2) + sigma2) / lambda2
+        })
+        .sum();
+    let gl = f64::from(
+        ll.grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()[0],
+    );
+    assert!(
+        (gl - hand_l).abs() <= 1e-5 * hand_l.abs().max(1.0),
+        "d/dloglambda2: {gl} vs {hand_l}"
+    );
+}

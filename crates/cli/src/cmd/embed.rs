@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use task2vec_data::Dataset;
+use task2vec_data::{Dataset, OnBadImage};
 use task2vec_fisher::{BatchNormMode, EmbedOptions, FisherMethod, Progress, Task2Vec};
 use task2vec_probe::{Probe, ProbeKind, device_from_name};
 
@@ -57,6 +57,10 @@ pub struct Args {
     /// Head-fit epochs (REF: 10).
     #[arg(long, default_value_t = 10)]
     pub head_epochs: usize,
+    /// Drop images that cannot be decoded (each is named on stderr) instead of stopping at the
+    /// first one. Every image is decoded once up front to find them.
+    #[arg(long)]
+    pub skip_bad_images: bool,
     /// Domain embedding instead: mean |conv output| per filter, labels ignored.
     #[arg(long)]
     pub domain: bool,
@@ -145,6 +149,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(classes) = &args.classes {
         let names: Vec<&str> = classes.iter().map(String::as_str).collect();
         dataset = dataset.select_classes(&names)?;
+    }
+    if args.skip_bad_images {
+        let (kept, skipped) = dataset.scan_images(OnBadImage::Skip)?;
+        for s in &skipped {
+            eprintln!("skipped {}: {}", s.path.display(), s.reason);
+        }
+        if !skipped.is_empty() {
+            eprintln!(
+                "skipped {} unreadable images of {}",
+                skipped.len(),
+                dataset.len()
+            );
+        }
+        dataset = kept;
     }
     let probe = Probe::load_named(&args.probe, args.weights.as_deref(), &device)
         .with_context(|| format!("loading probe {}", args.probe))?;

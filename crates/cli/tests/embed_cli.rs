@@ -1,0 +1,128 @@
+//! `task2vec embed` end to end with the committed tiny-resnet probe on an ImageFolder written to a
+//! temporary directory: determinism of the written file, `--classes`, and the bad-input errors.
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_task2vec"))
+}
+
+/// Class-dependent stripes plus a per-image shift, 20×20 RGB.
+fn write_folder(root: &Path, classes: &[&str], per_class: usize) {
+    for (c, name) in classes.iter().enumerate() {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_class {
+            let img = image::RgbImage::from_fn(20, 20, |x, y| {
+                let t = if c % 2 == 0 { x } else { y } + i as u32;
+                let v = if (t / 2).is_multiple_of(2) { 200 } else { 30 };
+                image::Rgb([v, (v as u32 * (c as u32 + 1) % 256) as u8, 100])
+            });
+            img.save(dir.join(format!("{i}.png"))).unwrap();
+        }
+    }
+}
+
+fn embed(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    bin()
+        .arg("embed")
+        .arg(data)
+        .args([
+            "--probe",
+            "tiny-resnet",
+            "--input-size",
+            "32",
+            "--head-epochs",
+            "1",
+        ])
+        .args(["--quiet", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A failure with one `error:` line containing every needle, and no panic.
+fn assert_clear_error(out: &std::process::Output, needles: &[&str]) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "expected failure: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    for n in needles {
+        assert!(errors[0].contains(n), "{n:?} not in {err}");
+    }
+}
+
+#[test]
+fn same_seed_writes_the_same_bytes_and_classes_select_a_subset() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_folder(&data, &["a", "b", "c"], 4);
+    let (x, y, z) = (
+        dir.path().join("x.json"),
+        dir.path().join("y.json"),
+        dir.path().join("z.json"),
+    );
+    for (out, extra) in [
+        (&x, &["--seed", "5"][..]),
+        (&y, &["--seed", "5"][..]),
+        (&z, &["--seed", "5", "--classes", "a,c"][..]),
+    ] {
+        let run = embed(&data, out, extra);
+        assert!(run.status.success(), "{}", stderr(&run));
+        assert!(stderr(&run).contains("wrote"), "{}", stderr(&run));
+    }
+    assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap());
+    let z_json: serde_json::Value = serde_json::from_slice(&std::fs::read(&z).unwrap()).unwrap();
+    let text = z_json.to_string();
+    assert!(text.contains("\"classes\":[\"a\",\"c\"]"), "{text}");
+
+    // The two embeddings are comparable: `task2vec distance` prints one finite number.
+    let out = bin().arg("distance").arg(&x).arg(&z).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let d: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(d.is_finite() && d > 0.0, "{d}");
+}
+
+#[test]
+fn corrupt_images_are_named_and_skipped_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_folder(&data, &["a", "b"], 3);
+    let bad = data.join("b").join("broken.png");
+    std::fs::write(&bad, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let out = dir.path().join("e.json");
+
+    let run = embed(&data, &out, &[]);
+    assert_clear_error(&run, &["broken.png"]);
+    assert!(!out.exists(), "no output after a failure");
+
+    let run = embed(&data, &out, &["--skip-bad-images"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stderr(&run).contains("broken.png"), "{}", stderr(&run));
+    assert!(out.exists());
+}
+
+#[test]
+fn one_class_a_wrong_probe_file_and_an_unknown_class_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one");
+    write_folder(&one, &["only"], 3);
+    let out = dir.path().join("e.json");
+    assert_clear_error(&embed(&one, &out, &[]), &["class"]);
+
+    let two = dir.path().join("two");
+    write_folder(&two, &["a", "b"], 3);
+    assert_clear_error(&embed(&two, &out, &["--classes", "a,zebra"]), &["zebra"]);
+
+    let not_weights = dir.path().join("weights.safetensors");
+    std::fs::write(&not_weights, b"this is not a safetensors file").unwrap();
+    let run = embed(&two, &out, &["--weights", not_weights.to_str().unwrap()]);
+    assert_clear_error(&run, &["weights.safetensors"]);
+    assert!(!out.exists());
+}

@@ -1,0 +1,269 @@
+//! The whole pipeline (`Task2Vec::embed`) on real probes: an ImageFolder written to a temporary
+//! directory, embedded with the committed tiny-resnet (and ResNet-34 with formula weights for
+//! the layout). Checks the caching at split points against the unsplit run, determinism, that
+//! the probe is never modified, and the errors a user meets first.
+use std::path::Path;
+
+use burn::tensor::{Device, Distribution, Tensor};
+use task2vec_data::Dataset;
+use task2vec_fisher::{EmbedOptions, FisherMethod, Silent, Task2Vec};
+use task2vec_probe::{Probe, ProbeKind};
+
+/// Stripes whose orientation is the class, plus seeded pixel noise, so the head has something
+/// to learn and every image is different.
+fn pattern(class: usize, index: usize, size: u32) -> image::RgbImage {
+    let mut state = (class as u64 * 1_000_003 + index as u64)
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1);
+    image::RgbImage::from_fn(size, size, |x, y| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let noise = (state >> 58) as u8; // 0..63
+        let on = match class {
+            0 => (y / 3) % 2 == 0,
+            1 => (x / 3) % 2 == 0,
+            _ => ((x / 4) + (y / 4)) % 2 == 0,
+        };
+        let v = if on { 180 } else { 40 } + noise;
+        image::Rgb([v, v / 2 + (class as u8) * 20, 255 - v])
+    })
+}
+
+/// An ImageFolder with `per_class` images in each of `classes` classes.
+fn image_folder(root: &Path, classes: &[&str], per_class: usize) -> Dataset {
+    for (c, name) in classes.iter().enumerate() {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_class {
+            pattern(c, i, 24)
+                .save(dir.join(format!("{i:03}.png")))
+                .unwrap();
+        }
+    }
+    Dataset::open(root).unwrap()
+}
+
+/// Options small enough for a test: a short head fit.
+fn quick_options(method: FisherMethod, skip_layers: usize, seed: u64) -> EmbedOptions {
+    let mut o = EmbedOptions {
+        method,
+        skip_layers,
+        seed,
+        fisher_batch_size: 5,
+        cache_batch_size: 7,
+        ..EmbedOptions::default()
+    };
+    o.head.epochs = 2;
+    o.head.sampler.draws_per_epoch = 256;
+    o.head.sampler.batch_size = 16;
+    o.variational.epochs = 1;
+    o.variational.sampler.draws_per_epoch = 64;
+    o.variational.sampler.batch_size = 8;
+    o
+}
+
+fn logits(probe: &Probe, x: &Tensor<4>) -> Vec<f32> {
+    probe
+        .logits(x.clone())
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn montecarlo_embedding_is_reproducible_and_leaves_the_probe_untouched() {
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["checker", "horizontal", "vertical"], 6);
+    let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+    let before = logits(&probe, &x);
+
+    let embed = |seed| {
+        let pipeline = Task2Vec::new(
+            &probe,
+            quick_options(FisherMethod::Montecarlo, 0, seed),
+            &device,
+        )
+        .unwrap()
+        .with_input_size(32);
+        pipeline.embed(&data, &Silent).unwrap()
+    };
+    let (a, report) = embed(3);
+    let (b, _) = embed(3);
+    let (c, _) = embed(4);
+
+    // One segment per conv, one value per filter, in the probe's order.
+    let segments = a.layout().segments();
+    assert_eq!(segments.len(), probe.conv_layout().len());
+    for (segment, conv) in segments.iter().zip(probe.conv_layout()) {
+        assert_eq!(segment.name, conv.name);
+        assert_eq!(segment.filters, conv.out_channels);
+    }
+    assert_eq!(a.hessian().len(), probe.total_filters());
+    assert!(a.hessian().iter().all(|v| v.is_finite() && *v >= 0.0));
+    assert!(a.hessian().iter().any(|v| *v > 0.0));
+    assert_eq!(
+        report.class_counts,
+        [
+            ("checker".to_string(), 6),
+            ("horizontal".to_string(), 6),
+            ("vertical".to_string(), 6)
+        ]
+    );
+    let meta = a.meta();
+    assert_eq!(meta.seed, Some(3));
+    assert_eq!(meta.skip_layers, Some(0));
+    assert_eq!(meta.probe.as_ref().unwrap().name, "tiny-resnet");
+    assert_eq!(meta.dataset.as_ref().unwrap().samples, 18);
+
+    // Same seed, same bytes on disk; another seed, another Monte-Carlo draw.
+    let (pa, pb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    a.save(&pa).unwrap();
+    b.save(&pb).unwrap();
+    assert_eq!(std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
+    assert_ne!(a.hessian(), c.hessian());
+
+    // BatchNorm running statistics and weights are untouched: the same logits, bit for bit.
+    assert_eq!(before, logits(&probe, &x));
+}
+
+/// The activations cached at split point k, fed through the rest of the probe, must give the
+/// same Fisher for the convs after k as the unsplit run (the head fit sees the same features).
+#[test]
+fn a_split_point_changes_which_layers_are_covered_not_their_values() {
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 5);
+    let embed = |k| {
+        Task2Vec::new(&probe, quick_options(FisherMethod::Exact, k, 1), &device)
+            .unwrap()
+            .with_input_size(32)
+            .embed(&data, &Silent)
+            .unwrap()
+            .0
+    };
+    let full = embed(0);
+    let full_values = full.hessian().to_vec();
+    let mut checked = 0;
+    for (k, split) in probe.split_points().iter().enumerate().skip(1) {
+        if split.first_conv >= probe.conv_layout().len() {
+            continue;
+        }
+        let part = embed(k);
+        let names: Vec<&str> = part
+            .layout()
+            .segments()
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        let expected: Vec<&str> = probe.conv_layout()[split.first_conv..]
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, expected, "split point {k} ({})", split.name);
+        let offset: usize = probe.conv_layout()[..split.first_conv]
+            .iter()
+            .map(|c| c.out_channels)
+            .sum();
+        let tail = &full_values[offset..];
+        let scale = tail.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0);
+        for (i, (p, f)) in part.hessian().iter().zip(tail).enumerate() {
+            assert!(
+                (p - f).abs() <= 1e-4 * scale,
+                "split {k}, value {i}: {p:e} vs unsplit {f:e}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} split points checked");
+}
+
+/// The paper's estimator after a split (REF breaks there): learned precisions per filter and
+/// the prior precision as `scale`, so the trivial embedding exists.
+#[test]
+fn variational_works_after_a_split_point() {
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 4);
+    let k = 5; // after layer1
+    let (e, _) = Task2Vec::new(
+        &probe,
+        quick_options(FisherMethod::Variational, k, 2),
+        &device,
+    )
+    .unwrap()
+    .with_input_size(32)
+    .embed(&data, &Silent)
+    .unwrap();
+    let first = probe.split_points()[k].first_conv;
+    let filters: usize = probe.conv_layout()[first..]
+        .iter()
+        .map(|c| c.out_channels)
+        .sum();
+    assert_eq!(e.hessian().len(), filters);
+    assert!(
+        e.has_prior(),
+        "variational embeddings carry the prior precision"
+    );
+    let scale = e.scale();
+    assert_eq!(scale.len(), filters);
+    assert!(e.hessian().iter().all(|v| v.is_finite() && *v > 0.0));
+    assert!(scale.iter().all(|v| v.is_finite() && *v > 0.0));
+    let t0 = task2vec_embedding::trivial_embedding(&e, None).unwrap();
+    assert_eq!(t0.hessian(), scale);
+    assert_eq!(t0.scale(), scale);
+}
+
+#[test]
+fn resnet34_embedding_has_36_segments_and_8512_values() {
+    let device = Device::flex();
+    let probe = Probe::with_formula_weights(ProbeKind::Resnet34, &device).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 2);
+    let (e, _) = Task2Vec::new(
+        &probe,
+        quick_options(FisherMethod::Montecarlo, 0, 0),
+        &device,
+    )
+    .unwrap()
+    .with_input_size(32)
+    .embed(&data, &Silent)
+    .unwrap();
+    assert_eq!(e.layout().segments().len(), 36);
+    assert_eq!(e.hessian().len(), 8512);
+    assert_eq!(e.layout().segments()[0].name, "conv1");
+    assert_eq!(e.layout().segments()[35].name, "layer4.2.conv2");
+    assert!(e.hessian().iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn one_class_and_a_bad_split_point_are_clear_errors() {
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["only"], 3);
+    let pipeline = Task2Vec::new(
+        &probe,
+        quick_options(FisherMethod::Montecarlo, 0, 0),
+        &device,
+    )
+    .unwrap();
+    let err = pipeline.embed(&data, &Silent).unwrap_err().to_string();
+    assert!(err.contains("class"), "{err}");
+
+    let too_far = probe.split_points().len();
+    let err = Task2Vec::new(
+        &probe,
+        quick_options(FisherMethod::Montecarlo, too_far, 0),
+        &device,
+    )
+    .err()
+    .expect("split point out of range")
+    .to_string();
+    assert!(err.contains("skip-layers"), "{err}");
+}
