@@ -1,4 +1,4 @@
-"""Writes datasets/suites/{quick,offline-full}.toml (standard library only; Python >= 3.11).
+"""Writes datasets/suites/{quick,glyphs,clipart,offline-full}.toml (standard library only; Python >= 3.11).
 
 The glyph tasks come from datasets/taxonomy/glyph-scripts.toml (one task per script, its
 taxonomy = ["glyphs"] + the script's family path); the other tasks are listed below. Rerun after
@@ -179,3 +179,7 @@ write("quick", "10 small tasks (2-5 classes, <= 300 images) from the three MNIST
 full = fashion_tasks(1000) + animal_tasks(1000) + mnist_tasks(1000) + glyph_tasks(640) + clipart_tasks(1000)
 write("offline-full", "every offline source: one task per writing system, clip-art category, and MNIST-family groups, "
       "plus same-images/different-labels pairs", full, ["fashion-mnist", "animal-mnist", "mnist", "glyphs", "openclipart"])
+write("glyphs", "one task per writing system rendered from Noto fonts (classes = letters), plus letter-vs-style pairs "
+      "on the same images; the taxonomy is the writing-system family tree", glyph_tasks(320), ["glyphs"])
+write("clipart", "Openclipart categories (classes = subcategories) grouped into living things / artefacts / symbols, "
+      "plus a same-images pair", clipart_tasks(500), ["openclipart"])

@@ -5,7 +5,8 @@ end-to-end timing on the same machine (not run by CI; needs torch + torchvision)
 Pipeline (same defaults as task2vec-fisher): ResNet-18 probe, BN in eval mode, activations
 cached at `--skip-layers` (REF numbering: 6 = input of layer3), linear head fitted with Adam
 (lr 4e-4, wd 1e-4, 10 epochs x 10,000 class-balanced draws, batch 64), then the per-sample
-Monte-Carlo Fisher with the same kernel (one backward per batch, delta . unfold(a)^T per sample),
+Monte-Carlo Fisher with the same kernel (one backward per batch; per sample either
+delta . unfold(a)^T squared, or the Gram-matrix form where that is cheaper, as in Rust),
 class-balanced weights, one label draw per image. Prints seconds per stage as JSON.
 
 usage: bench_torch.py IMAGE_FOLDER [--weights resnet18.pth] [--size 224] [--skip-layers 0]
@@ -31,6 +32,10 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--kernel", choices=["auto", "direct", "gram"], default="auto",
+                    help="per-sample squared norms by forming G_n (direct), through the Gram "
+                         "matrix of the unfolded input (gram), or the cheaper per layer (auto, "
+                         "the rule task2vec-fisher uses)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -112,8 +117,14 @@ def main():
             x, out = rec[c]
             d = out.grad.flatten(2)                                   # N, Cout, P
             u = F.unfold(x, c.kernel_size, c.dilation, c.padding, c.stride)  # N, Cin k2, P
-            g = torch.bmm(d, u.transpose(1, 2))                       # N, Cout, Cin k2
-            fisher[j] += (g.square().mean(2) * wb[:, None]).sum(0)
+            p, k, o = d.shape[2], u.shape[1], d.shape[1]
+            if a.kernel == "gram" or (a.kernel == "auto" and p * (k + o) < o * k):
+                gram = torch.bmm(u.transpose(1, 2), u)                # N, P, P
+                sq = (torch.bmm(d, gram) * d).sum(2).clamp_min(0) / k  # N, Cout
+            else:
+                g = torch.bmm(d, u.transpose(1, 2))                   # N, Cout, Cin k2
+                sq = g.square().mean(2)
+            fisher[j] += (sq * wb[:, None]).sum(0)
     for hk in hs:
         hk.remove()
     if dev.type == "cuda":

@@ -18,7 +18,8 @@ use analysis::TaskResult;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Suite file (default: datasets/suites/offline-full.toml, or quick.toml with --quick).
+    /// Suite: a file, or the name of one in datasets/suites (quick, glyphs, clipart,
+    /// offline-full). Default: offline-full, or quick with --quick.
     #[arg(long)]
     suite: Option<PathBuf>,
     /// The small suite CI runs end to end (minutes on 2 cores).
@@ -47,13 +48,16 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let root = workspace_root();
-    let suite_path = args.suite.clone().unwrap_or_else(|| {
-        root.join("datasets/suites").join(if args.quick {
-            "quick.toml"
-        } else {
-            "offline-full.toml"
-        })
-    });
+    let suites = root.join("datasets/suites");
+    let suite_path = match &args.suite {
+        // A bare name (`--suite glyphs`) is one of the committed suites.
+        Some(s) if !s.exists() && s.extension().is_none() && s.components().count() == 1 => {
+            suites.join(s).with_extension("toml")
+        }
+        Some(s) => s.clone(),
+        None if args.quick => suites.join("quick.toml"),
+        None => suites.join("offline-full.toml"),
+    };
     let suite = Suite::load(&suite_path)?;
     // Data and probe weights both live under $TASK2VEC_HOME (default ~/.cache/task2vec).
     let home = default_home();

@@ -138,6 +138,7 @@ pub fn per_sample_conv_fisher(
             input.clone().narrow(0, start, len),
             output_grad.clone().narrow(0, start, len),
             geometry,
+            KernelPath::Auto,
         );
         let w = sample_weights
             .clone()
@@ -153,8 +154,40 @@ pub fn per_sample_conv_fisher(
     total.unwrap_or_else(|| Tensor::zeros([geometry.out_channels], &input.device()))
 }
 
+/// How [`per_filter_squares`] computes `Σ_j G_n[f, j]²` for a (non-depthwise) conv.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelPath {
+    /// Whichever of the two needs fewer multiply-adds for this layer (the default).
+    Auto,
+    /// Form every per-sample gradient `G_n = δ_n·U_nᵀ` and square it: `out·K·P` per sample.
+    Direct,
+    /// Never form `G_n`: `‖G_n[f]‖² = δ_n[f]·(U_nᵀU_n)·δ_n[f]ᵀ` through the `P × P` Gram matrix
+    /// of the unfolded input ("ghost norm"): `P²·(K + out)` per sample. Far cheaper where the
+    /// output is small and the filters are big (ResNet layer3-4, small inputs).
+    Gram,
+}
+
+impl KernelPath {
+    /// The path `Auto` takes for a conv with `positions` output positions, `fan_in` weights per
+    /// filter and `filters` filters (per group).
+    pub fn resolve(self, positions: usize, fan_in: usize, filters: usize) -> KernelPath {
+        match self {
+            KernelPath::Auto if positions * (fan_in + filters) < filters * fan_in => {
+                KernelPath::Gram
+            }
+            KernelPath::Auto => KernelPath::Direct,
+            fixed => fixed,
+        }
+    }
+}
+
 /// `mean_j G_n[f, j]²` for every sample and filter: `[n, C_out]`.
-fn per_filter_squares(input: Tensor<4>, delta: Tensor<4>, g: &ConvGeometry) -> Tensor<2> {
+pub fn per_filter_squares(
+    input: Tensor<4>,
+    delta: Tensor<4>,
+    g: &ConvGeometry,
+    path: KernelPath,
+) -> Tensor<2> {
     let n = input.dims()[0];
     let [_, c_out, ho, wo] = delta.dims();
     let p = ho * wo;
@@ -174,10 +207,26 @@ fn per_filter_squares(input: Tensor<4>, delta: Tensor<4>, g: &ConvGeometry) -> T
         let d = delta.reshape([n, groups, 1, p]);
         return u.mul(d).sum_dim(3).square().mean_dim(2).reshape([n, c_out]);
     }
-    let u = unfolded.reshape([n * groups, in_g * k, p]);
+    let fan_in = in_g * k;
+    let u = unfolded.reshape([n * groups, fan_in, p]);
     let d = delta.reshape([n * groups, out_g, p]);
-    let grads = d.matmul(u.swap_dims(1, 2)); // [n·g, out_g, in_g·k]
-    grads.square().mean_dim(2).reshape([n, c_out])
+    match path.resolve(p, fan_in, out_g) {
+        KernelPath::Gram => {
+            let gram = u.clone().swap_dims(1, 2).matmul(u); // [n·g, P, P]
+            d.clone()
+                .matmul(gram)
+                .mul(d)
+                .sum_dim(2)
+                // A sum of squares: only rounding can make it negative.
+                .clamp_min(0.0)
+                .div_scalar(fan_in as f64)
+                .reshape([n, c_out])
+        }
+        _ => {
+            let grads = d.matmul(u.swap_dims(1, 2)); // [n·g, out_g, in_g·k]
+            grads.square().mean_dim(2).reshape([n, c_out])
+        }
+    }
 }
 
 /// Per-sample gradients of BatchNorm γ, squared: `Σ_n w_n (Σ_p δ_n[c,p] x̂_n[c,p])²` → `[C]`.

@@ -451,3 +451,52 @@ fn variational_kl_term_equals_its_closed_form() {
         "d/dloglambda2: {gl} vs {hand_l}"
     );
 }
+
+/// The two ways of computing per-sample squared gradient norms (forming G_n, or through the
+/// Gram matrix of the unfolded input) agree on every kind of conv geometry.
+#[test]
+fn gram_and_direct_kernel_paths_agree() {
+    use task2vec_fisher::kernel::{ConvGeometry, KernelPath, per_filter_squares};
+    let device = Device::flex();
+    // (in, out, kernel, stride, padding, groups, input size)
+    let cases = [
+        (8, 16, 3, 1, 1, 1, 6),
+        (8, 16, 3, 2, 1, 1, 7),
+        (8, 8, 3, 1, 1, 2, 5),
+        (6, 12, 1, 1, 0, 1, 4),
+        (4, 10, 5, 2, 0, 1, 9),
+        (3, 16, 7, 2, 3, 1, 12),
+    ];
+    for (seed, &(c_in, c_out, k, s, pad, groups, hw)) in cases.iter().enumerate() {
+        let geometry = ConvGeometry {
+            in_channels: c_in,
+            out_channels: c_out,
+            kernel: [k, k],
+            stride: [s, s],
+            dilation: [1, 1],
+            padding: [(pad, pad), (pad, pad)],
+            groups,
+        };
+        let out = (hw + 2 * pad - k) / s + 1;
+        let n = 3;
+        let x = random_inputs([n, c_in, hw, hw], 100 + seed as u64, &device);
+        let delta = random_inputs([n, c_out, out, out], 200 + seed as u64, &device);
+        let values = |path| {
+            per_filter_squares(x.clone(), delta.clone(), &geometry, path)
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f64::from)
+                .collect::<Vec<_>>()
+        };
+        let (direct, gram) = (values(KernelPath::Direct), values(KernelPath::Gram));
+        assert_eq!(direct.len(), n * c_out);
+        let d = max_rel_diff(&gram, &direct);
+        assert!(d < 1e-5, "case {seed}: gram vs direct {d:e}");
+    }
+    // Auto picks the Gram path exactly where it needs fewer multiply-adds.
+    assert_eq!(KernelPath::Auto.resolve(4, 4608, 512), KernelPath::Gram);
+    assert_eq!(KernelPath::Auto.resolve(3136, 576, 64), KernelPath::Direct);
+}

@@ -46,21 +46,32 @@ pub fn upper_triangle(m: &Array2<f64>) -> Vec<f64> {
         .collect()
 }
 
-/// E2: the average top-k taxonomic distance of each task's nearest tasks, for k = 1..n-1.
+/// E2: the average top-k taxonomic distance of each task's nearest tasks, for k = 1..n-1, under
+/// several rankings of the neighbours, with the two baselines.
 #[derive(Debug, Clone)]
 pub struct TopK {
     pub k: Vec<usize>,
-    /// Neighbours by Task2Vec distance.
-    pub task2vec: Vec<f64>,
     /// Neighbours by the taxonomy itself (the best any distance can do).
     pub oracle: Vec<f64>,
     /// Expected value for uniformly random neighbours (exact, not sampled).
     pub random: Vec<f64>,
+    /// The rankings compared; the first is the paper's Task2Vec distance.
+    pub rankings: Vec<Ranking>,
 }
 
-pub fn top_k_curves(distances: &Array2<f64>, taxonomy: &Array2<f64>) -> Result<TopK> {
+/// Neighbours ranked by one distance matrix: the top-k curve and the Mantel test.
+#[derive(Debug, Clone)]
+pub struct Ranking {
+    pub name: &'static str,
+    pub curve: Vec<f64>,
+    pub mantel: Mantel,
+}
+
+/// The baselines of E2 (random neighbours, the taxonomy itself); rankings are added by
+/// [`rank`].
+pub fn top_k_baselines(taxonomy: &Array2<f64>) -> Result<TopK> {
     use task2vec_embedding::taxonomy::average_top_k_taxonomic_distance as topk;
-    let n = distances.nrows();
+    let n = taxonomy.nrows();
     ensure!(n >= 3, "E2 needs at least 3 tasks, got {n}");
     // Uniformly random neighbours: every other task is equally likely, for every k.
     let random_mean = (0..n)
@@ -73,19 +84,55 @@ pub fn top_k_curves(distances: &Array2<f64>, taxonomy: &Array2<f64>) -> Result<T
         })
         .sum::<f64>()
         / n as f64;
-    let ks: Vec<usize> = (1..n).collect();
-    let mut out = TopK {
-        k: ks.clone(),
-        task2vec: Vec::new(),
-        oracle: Vec::new(),
-        random: vec![random_mean; ks.len()],
-    };
-    for &k in &ks {
-        out.task2vec.push(topk(distances, taxonomy, k)?);
+    let k: Vec<usize> = (1..n).collect();
+    Ok(TopK {
         // Ties in the taxonomy are broken by index; any order among equals gives the same mean.
-        out.oracle.push(topk(taxonomy, taxonomy, k)?);
-    }
-    Ok(out)
+        oracle: k
+            .iter()
+            .map(|&k| topk(taxonomy, taxonomy, k))
+            .collect::<Result<_, _>>()?,
+        random: vec![random_mean; k.len()],
+        k,
+        rankings: Vec::new(),
+    })
+}
+
+/// Ranks neighbours by `distances`: the top-k curve and the Mantel test against the taxonomy.
+pub fn rank(
+    name: &'static str,
+    distances: &Array2<f64>,
+    taxonomy: &Array2<f64>,
+    seed: u64,
+) -> Result<Ranking> {
+    use task2vec_embedding::taxonomy::average_top_k_taxonomic_distance as topk;
+    let n = distances.nrows();
+    Ok(Ranking {
+        name,
+        curve: (1..n)
+            .map(|k| topk(distances, taxonomy, k))
+            .collect::<Result<_, _>>()?,
+        mantel: mantel_spearman(distances, taxonomy, 999, seed)?,
+    })
+}
+
+/// `e` divided by its mean Fisher value. The paper's `cosine` normalises two embeddings by
+/// their element-wise sum, which keeps their overall scale: a task whose head fits perfectly has
+/// a vanishing Fisher everywhere and then looks far from every other task. Dividing by the mean
+/// first leaves only the pattern across filters (a ranking we add, not the paper's).
+pub fn unit_mean(e: &Embedding) -> Result<Embedding> {
+    let mean = e.hessian().mean().unwrap_or(0.0);
+    ensure!(
+        mean > 0.0 && mean.is_finite(),
+        "embedding of task {} has mean Fisher {mean}: cannot normalise it",
+        e.name()
+    );
+    let scale = e.has_prior().then(|| e.scale() / mean);
+    Ok(Embedding::new(
+        e.hessian() / mean,
+        scale,
+        e.layout().clone(),
+        e.meta().clone(),
+    )?)
 }
 
 /// Spearman correlation between two distance matrices over the pairs i < j, with a Mantel
@@ -209,12 +256,16 @@ pub fn shared_image_pairs(
     pairs
 }
 
+/// E2's rankings, in the report's order.
+pub const TASK2VEC: &str = "Task2Vec (cosine)";
+pub const TASK2VEC_UNIT_MEAN: &str = "Task2Vec (cosine of unit-mean embeddings)";
+pub const DOMAIN: &str = "domain embedding (cosine)";
+
 /// All of E1–E4 for one suite run.
 pub struct Analysis {
     pub task_distances: Array2<f64>,
     pub domain_distances: Array2<f64>,
     pub top_k: TopK,
-    pub mantel: Mantel,
     pub complexity: Complexity,
     pub shared: Vec<SharedImagesPair>,
 }
@@ -224,10 +275,17 @@ pub fn analyse(tasks: &[TaskResult], seed: u64) -> Result<Analysis> {
     let domains: Vec<Embedding> = tasks.iter().map(|t| t.domain.clone()).collect();
     let task_distances = pdist(&embeddings, Metric::Cosine).context("task distance matrix")?;
     let domain_distances = pdist(&domains, Metric::Cosine).context("domain distance matrix")?;
+    let unit: Vec<Embedding> = embeddings.iter().map(unit_mean).collect::<Result<_>>()?;
+    let unit_distances = pdist(&unit, Metric::Cosine).context("unit-mean distance matrix")?;
     let taxonomy = taxonomy_matrix(tasks);
+    let mut top_k = top_k_baselines(&taxonomy)?;
+    top_k.rankings = vec![
+        rank(TASK2VEC, &task_distances, &taxonomy, seed)?,
+        rank(TASK2VEC_UNIT_MEAN, &unit_distances, &taxonomy, seed)?,
+        rank(DOMAIN, &domain_distances, &taxonomy, seed)?,
+    ];
     Ok(Analysis {
-        top_k: top_k_curves(&task_distances, &taxonomy)?,
-        mantel: mantel_spearman(&task_distances, &taxonomy, 999, seed)?,
+        top_k,
         complexity: complexity(tasks)?,
         shared: shared_image_pairs(tasks, &task_distances, &domain_distances),
         task_distances,
@@ -265,10 +323,29 @@ mod tests {
             [2., 2., 0., 1.],
             [2., 2., 1., 0.]
         ];
-        let curves = top_k_curves(&t, &t).unwrap();
+        let curves = top_k_baselines(&t).unwrap();
         assert!((curves.random[0] - 5.0 / 3.0).abs() < 1e-12);
         assert_eq!(curves.oracle[0], 1.0);
         assert!((curves.oracle[2] - 5.0 / 3.0).abs() < 1e-12);
+        // A distance that pairs each task with the other group's first member does worse.
+        let d = ndarray::array![
+            [0., 3., 1., 2.],
+            [3., 0., 1., 2.],
+            [1., 2., 0., 3.],
+            [1., 2., 3., 0.]
+        ];
+        let ranked = rank("test", &d, &t, 0).unwrap();
+        assert_eq!(ranked.curve[0], 2.0);
+        assert!((ranked.curve[2] - 5.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn unit_mean_removes_the_overall_scale_only() {
+        let e = Embedding::from_hessian(vec![1.0, 3.0, 8.0], Default::default()).unwrap();
+        let u = unit_mean(&e).unwrap();
+        assert_eq!(u.hessian().to_vec(), vec![0.25, 0.75, 2.0]);
+        let zero = Embedding::from_hessian(vec![0.0, 0.0], Default::default()).unwrap();
+        assert!(unit_mean(&zero).is_err());
     }
 
     #[test]

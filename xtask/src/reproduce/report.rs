@@ -36,8 +36,9 @@ pub fn top_k_svg(curves: &TopK) -> String {
     let (w, h, left, right, top, bottom) = (640.0, 400.0, 60.0, 20.0, 30.0, 50.0);
     let kmax = *curves.k.last().unwrap_or(&1) as f64;
     let ymax = curves
-        .task2vec
+        .rankings
         .iter()
+        .flat_map(|r| &r.curve)
         .chain(&curves.oracle)
         .chain(&curves.random)
         .fold(0.0f64, |a, &b| a.max(b))
@@ -90,11 +91,17 @@ pub fn top_k_svg(curves: &TopK) -> String {
         w / 2.0,
         h - 12.0
     );
-    let series = [
-        ("Task2Vec (cosine)", "#d62728", &curves.task2vec),
-        ("random neighbours", "#7f7f7f", &curves.random),
-        ("taxonomy (oracle)", "#1f77b4", &curves.oracle),
-    ];
+    const COLORS: [&str; 4] = ["#d62728", "#ff7f0e", "#2ca02c", "#9467bd"];
+    let series: Vec<(&str, &str, &Vec<f64>)> = curves
+        .rankings
+        .iter()
+        .zip(COLORS.iter().cycle())
+        .map(|(r, c)| (r.name, *c, &r.curve))
+        .chain([
+            ("random neighbours", "#7f7f7f", &curves.random),
+            ("taxonomy (oracle)", "#1f77b4", &curves.oracle),
+        ])
+        .collect();
     for (i, (name, color, values)) in series.iter().enumerate() {
         let points: Vec<String> = curves
             .k
@@ -111,9 +118,9 @@ pub fn top_k_svg(curves: &TopK) -> String {
         let _ = writeln!(
             s,
             r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2"/><text x="{}" y="{}">{name}</text>"#,
-            w - right - 170.0,
-            w - right - 150.0,
-            w - right - 145.0,
+            w - right - 290.0,
+            w - right - 270.0,
+            w - right - 265.0,
             ly + 4.0
         );
     }
@@ -158,19 +165,20 @@ pub fn tasks_csv(tasks: &[TaskResult], analysis: &Analysis) -> String {
 }
 
 pub fn top_k_csv(curves: &TopK) -> String {
-    let mut s = csv_line(&[
-        "k".into(),
-        "task2vec".into(),
-        "random".into(),
-        "taxonomy".into(),
-    ]);
+    let header: Vec<String> = std::iter::once("k".to_string())
+        .chain(curves.rankings.iter().map(|r| format!("\"{}\"", r.name)))
+        .chain(["random".into(), "taxonomy".into()])
+        .collect();
+    let mut s = csv_line(&header);
     for i in 0..curves.k.len() {
-        s += &csv_line(&[
-            curves.k[i].to_string(),
-            format!("{:.6}", curves.task2vec[i]),
-            format!("{:.6}", curves.random[i]),
-            format!("{:.6}", curves.oracle[i]),
-        ]);
+        let row: Vec<String> = std::iter::once(curves.k[i].to_string())
+            .chain(curves.rankings.iter().map(|r| format!("{:.6}", r.curve[i])))
+            .chain([
+                format!("{:.6}", curves.random[i]),
+                format!("{:.6}", curves.oracle[i]),
+            ])
+            .collect();
+        s += &csv_line(&row);
     }
     s
 }
@@ -213,34 +221,61 @@ pub fn markdown(info: &RunInfo, tasks: &[TaskResult], a: &Analysis) -> String {
         s,
         "Average taxonomic distance (levels to the common ancestor) of each task's k nearest tasks. Lower is better; `random` is the exact expectation for random neighbours, `taxonomy` the best any distance can do.\n\n![E2](E2-top-k.svg)\n"
     );
-    let _ = writeln!(s, "| k | Task2Vec | random | taxonomy |\n|---|---|---|---|");
+    let names: Vec<&str> = a.top_k.rankings.iter().map(|r| r.name).collect();
+    let _ = writeln!(
+        s,
+        "| k | {} | random | taxonomy |\n|---|{}---|---|",
+        names.join(" | "),
+        "---|".repeat(names.len())
+    );
     let shown: Vec<usize> = [1usize, 2, 3, 5, 10, 20, 50]
         .into_iter()
         .filter(|&k| k < n)
         .collect();
     for k in shown {
         let i = k - 1;
+        let cells: Vec<String> = a
+            .top_k
+            .rankings
+            .iter()
+            .map(|r| format!("{:.3}", r.curve[i]))
+            .collect();
         let _ = writeln!(
             s,
-            "| {k} | {:.3} | {:.3} | {:.3} |",
-            a.top_k.task2vec[i], a.top_k.random[i], a.top_k.oracle[i]
+            "| {k} | {} | {:.3} | {:.3} |",
+            cells.join(" | "),
+            a.top_k.random[i],
+            a.top_k.oracle[i]
         );
     }
-    let beats = a.top_k.task2vec[0] < a.top_k.random[0];
     let _ = writeln!(
         s,
-        "\nSpearman correlation between Task2Vec distance and taxonomic distance over all {} task pairs: **{:.3}** (one-sided Mantel permutation p = {:.4}, {} permutations of the tasks). At k = 1, Task2Vec neighbours are {} than random ones ({:.3} vs {:.3}).\n",
+        "\nSpearman correlation between each distance and the taxonomic distance over all {} task pairs, with a one-sided Mantel permutation p-value ({} permutations of the tasks):\n",
         n * (n - 1) / 2,
-        a.mantel.spearman,
-        a.mantel.p_value,
-        a.mantel.permutations,
-        if beats {
-            "taxonomically closer"
+        a.top_k
+            .rankings
+            .first()
+            .map_or(0, |r| r.mantel.permutations)
+    );
+    let _ = writeln!(
+        s,
+        "| ranking | Spearman ρ | Mantel p | top-1 vs random |\n|---|---|---|---|"
+    );
+    for r in &a.top_k.rankings {
+        let verdict = if r.curve[0] < a.top_k.random[0] {
+            "closer"
         } else {
             "NOT closer"
-        },
-        a.top_k.task2vec[0],
-        a.top_k.random[0]
+        };
+        let _ = writeln!(
+            s,
+            "| {} | **{:.3}** | {:.4} | {verdict} ({:.3} vs {:.3}) |",
+            r.name, r.mantel.spearman, r.mantel.p_value, r.curve[0], a.top_k.random[0]
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nThe paper's distance is the first row. The unit-mean row divides each embedding by its mean Fisher value first: the paper's `cosine` keeps the embeddings' overall scale, which mostly says how well the task head fits (a perfectly fitted head has a vanishing Fisher). The domain row ranks tasks by their images alone (no labels), the paper's Fig. 3 comparison.\n"
     );
 
     let _ = writeln!(s, "## E3 — complexity vs difficulty\n");
