@@ -24,7 +24,7 @@ use task2vec_fisher::estimator::{FisherTask, batch, exact, montecarlo};
 use task2vec_fisher::head::fit_head;
 use task2vec_fisher::options::{BatchEstimatorOptions, MonteCarloOptions, SamplerOptions};
 use task2vec_fisher::sampler::balanced_weights;
-use task2vec_fisher::{BatchNormMode, EmbedOptions, ProbeTail, Silent, Task2Vec};
+use task2vec_fisher::{BatchNormMode, EmbedOptions, LabelProposal, ProbeTail, Silent, Task2Vec};
 use task2vec_probe::{Probe, ProbeKind};
 
 const REF_DEFAULT: &str = "montecarlo-batch, 10,000 draws (REF default)";
@@ -152,6 +152,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )?
                 .hessian())
             })?;
+            run("montecarlo, defensive proposal", &|| {
+                let o = MonteCarloOptions {
+                    proposal: LabelProposal::Defensive,
+                    ..MonteCarloOptions::default()
+                };
+                Ok(montecarlo::estimate(&task, &o, 32, false, seed, &Silent)?.hessian())
+            })?;
             run("montecarlo-batch", &|| {
                 let o = BatchEstimatorOptions {
                     epochs: 1,
@@ -171,7 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })?;
             }
         }
-        if n == all.len() {
+        if n == all.len() && std::env::var("T2V_BENCH_SKIP_REF").is_err() {
             // REF's default: the batch estimator over 10,000 class-balanced draws (156 batches
             // of 64) from all images — ten gradient passes per image instead of one.
             for seed in 0..repeats {
@@ -197,6 +204,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         for name in [
             "montecarlo",
+            "montecarlo, defensive proposal",
             "montecarlo-batch",
             "exact (same N images)",
             REF_DEFAULT,

@@ -47,6 +47,6 @@ pub mod testing;
 pub use error::{FisherError, Result};
 pub use estimator::{FisherEstimate, FisherSegment, SegmentKey};
 pub use network::TappedNetwork;
-pub use options::{BatchNormMode, EmbedOptions, FisherMethod};
+pub use options::{BatchNormMode, EmbedOptions, FisherMethod, LabelProposal};
 pub use pipeline::{ActivationCache, EmbedReport, ProbeTail, Task2Vec};
 pub use progress::{Progress, Silent};

@@ -138,6 +138,9 @@ pub struct MonteCarloOptions {
     pub samples_per_image: usize,
     /// Passes over the cached images.
     pub epochs: usize,
+    /// Where the sampled labels come from.
+    #[serde(default)]
+    pub proposal: LabelProposal,
 }
 
 impl Default for MonteCarloOptions {
@@ -145,7 +148,48 @@ impl Default for MonteCarloOptions {
         Self {
             samples_per_image: 1,
             epochs: 1,
+            proposal: LabelProposal::default(),
         }
+    }
+}
+
+/// The distribution `montecarlo` draws labels from. Both estimate the same Fisher
+/// Σ_y p(y|x)·g_y² (unbiased); they differ in variance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelProposal {
+    /// y ∼ p(y|x), the model's own prediction (REF). When the head is confident, almost every
+    /// draw is the predicted class, whose gradient nearly vanishes, while the Fisher's mass
+    /// sits on the rare other classes: a high-variance estimate.
+    #[default]
+    Model,
+    /// Defensive importance sampling: y ∼ q = ½·p(y|x) + ½·uniform, each draw weighted by
+    /// p(y|x)/q(y). Every class is drawn often enough; the weight is at most 2, so the
+    /// variance is never much worse than `model`'s and far lower when the head is confident.
+    Defensive,
+}
+
+impl LabelProposal {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Defensive => "defensive",
+        }
+    }
+}
+
+impl FromStr for LabelProposal {
+    type Err = FisherError;
+    fn from_str(s: &str) -> Result<Self> {
+        [Self::Model, Self::Defensive]
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                invalid(
+                    "label-proposal",
+                    format!("unknown label proposal `{s}` (expected model or defensive)"),
+                )
+            })
     }
 }
 

@@ -8,7 +8,7 @@ use task2vec_fisher::kernel::{OutputGradTap, WeightLeafTap};
 use task2vec_fisher::options::{BatchEstimatorOptions, MonteCarloOptions, SamplerOptions};
 use task2vec_fisher::sampler::{balanced_weights, uniform_weights};
 use task2vec_fisher::testing::{ConvSpec, LinearConvNet, TinyConvNet, random_inputs};
-use task2vec_fisher::{BatchNormMode, SegmentKey, Silent, TappedNetwork};
+use task2vec_fisher::{BatchNormMode, LabelProposal, SegmentKey, Silent, TappedNetwork};
 
 fn host(t: Tensor<4>) -> Vec<f64> {
     t.inner()
@@ -231,24 +231,30 @@ fn montecarlo_averages_to_exact_within_its_standard_error() {
     };
     let exact = exact::estimate(&task, 3, false, &Silent).unwrap().hessian();
     let runs = 150;
-    let options = MonteCarloOptions::default();
-    let samples: Vec<Vec<f64>> = (0..runs)
-        .map(|seed| {
-            montecarlo::estimate(&task, &options, 6, false, seed, &Silent)
-                .unwrap()
-                .hessian()
-        })
-        .collect();
-    for f in 0..exact.len() {
-        let xs: Vec<f64> = samples.iter().map(|s| s[f]).collect();
-        let mean = xs.iter().sum::<f64>() / runs as f64;
-        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (runs - 1) as f64;
-        let se = (var / runs as f64).sqrt();
-        assert!(
-            (mean - exact[f]).abs() <= 4.5 * se + 1e-12,
-            "filter {f}: montecarlo mean {mean:e} ± {se:e} vs exact {:e}",
-            exact[f]
-        );
+    // Both label proposals are unbiased estimates of the same Fisher.
+    for proposal in [LabelProposal::Model, LabelProposal::Defensive] {
+        let options = MonteCarloOptions {
+            proposal,
+            ..MonteCarloOptions::default()
+        };
+        let samples: Vec<Vec<f64>> = (0..runs)
+            .map(|seed| {
+                montecarlo::estimate(&task, &options, 6, false, seed, &Silent)
+                    .unwrap()
+                    .hessian()
+            })
+            .collect();
+        for f in 0..exact.len() {
+            let xs: Vec<f64> = samples.iter().map(|s| s[f]).collect();
+            let mean = xs.iter().sum::<f64>() / runs as f64;
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (runs - 1) as f64;
+            let se = (var / runs as f64).sqrt();
+            assert!(
+                (mean - exact[f]).abs() <= 4.5 * se + 1e-12,
+                "{proposal:?}, filter {f}: montecarlo mean {mean:e} ± {se:e} vs exact {:e}",
+                exact[f]
+            );
+        }
     }
 }
 

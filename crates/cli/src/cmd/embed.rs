@@ -41,6 +41,10 @@ pub struct Args {
     /// Labels sampled per image (montecarlo).
     #[arg(long, default_value_t = 1)]
     pub mc_samples: usize,
+    /// Where montecarlo's labels come from: model (y ~ p(y|x), REF) or defensive (y ~ ½p + ½
+    /// uniform, importance-weighted; same Fisher, far less noise when the head is confident).
+    #[arg(long, default_value = "model")]
+    pub label_proposal: String,
     /// BatchNorm mode: eval (running statistics) or train (batch statistics, REF; only with
     /// montecarlo-batch).
     #[arg(long)]
@@ -137,6 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..EmbedOptions::default()
     };
     options.montecarlo.samples_per_image = args.mc_samples;
+    options.montecarlo.proposal = args.label_proposal.parse()?;
     options.head.epochs = args.head_epochs;
     options.validate()?;
 

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{FisherError, Result};
 use crate::head::LinearHead;
 use crate::network::TappedNetwork;
+use crate::options::LabelProposal;
 
 /// Identifies one segment of the embedding: the filters of a conv, or the γ of a BatchNorm,
 /// by the layer's index in the probe's conv or BN layout.
@@ -187,20 +188,44 @@ pub(crate) fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 
 /// Draws one label per row from the probabilities exp(`log_probs`) `[n, classes]`.
 pub(crate) fn sample_labels(log_probs: &Tensor<2>, rng: &mut impl Rng) -> Result<Vec<usize>> {
+    Ok(sample_labels_from(log_probs, LabelProposal::Model, rng)?
+        .into_iter()
+        .map(|(y, _)| y)
+        .collect())
+}
+
+/// Draws one label per row from `proposal` and returns it with its importance weight
+/// p(y|x)/q(y|x) (exactly 1 for [`LabelProposal::Model`]).
+pub(crate) fn sample_labels_from(
+    log_probs: &Tensor<2>,
+    proposal: LabelProposal,
+    rng: &mut impl Rng,
+) -> Result<Vec<(usize, f64)>> {
     let [n, classes] = log_probs.dims();
     let p = host_f32(log_probs.clone().detach().exp())?;
     Ok((0..n)
         .map(|i| {
             let row = &p[i * classes..(i + 1) * classes];
             let total: f64 = row.iter().map(|&v| v as f64).sum();
-            let mut u = rng.random::<f64>() * total;
-            for (c, &v) in row.iter().enumerate() {
-                u -= v as f64;
+            let model = |c: usize| row[c] as f64 / total;
+            let q = |c: usize| match proposal {
+                LabelProposal::Model => model(c),
+                LabelProposal::Defensive => 0.5 * model(c) + 0.5 / classes as f64,
+            };
+            let mut u = rng.random::<f64>();
+            let mut label = classes - 1;
+            for c in 0..classes {
+                u -= q(c);
                 if u < 0.0 {
-                    return c;
+                    label = c;
+                    break;
                 }
             }
-            classes - 1
+            let weight = match proposal {
+                LabelProposal::Model => 1.0,
+                LabelProposal::Defensive => model(label) / q(label),
+            };
+            (label, weight)
         })
         .collect())
 }

@@ -1,13 +1,16 @@
 //! `montecarlo` (the default): per-sample squared gradients with labels sampled from the model.
 //!
-//! F̂ = Σ_n w_n · (1/M) Σ_m g(x_n, y_nm)², y_nm ∼ p(y|x_n), per filter, via the per-sample
+//! F̂ = Σ_n w_n · (1/M) Σ_m g(x_n, y_nm)², y_nm ∼ p(y|x_n), per filter (or, with the
+//! `defensive` proposal, y_nm ∼ q and each term weighted by p/q), via the per-sample
 //! kernel ([`crate::kernel`]): one forward and ONE backward per (batch, label draw), never a
 //! loop of batch-size-1 backward passes. Each label draw needs its own forward: burn cannot
 //! retain a graph, and summing the losses of two labels of the same image would give the
 //! gradient of the sum, whose square mixes the two draws (g₁² + g₂² + 2g₁g₂ ≠ g₁² + g₂²).
 use burn::tensor::Tensor;
 
-use super::{Accumulator, FisherEstimate, FisherTask, label_tensor, sample_labels, weight_tensor};
+use super::{
+    Accumulator, FisherEstimate, FisherTask, label_tensor, sample_labels_from, weight_tensor,
+};
 use crate::error::Result;
 use crate::kernel::OutputGradTap;
 use crate::options::MonteCarloOptions;
@@ -33,11 +36,18 @@ pub fn estimate(
         let mut start = 0;
         while start < n {
             let len = batch_size.min(n - start);
-            let weights = weight_tensor(&task.sample_weights[start..start + len], task.inputs);
+            let sample_weights = &task.sample_weights[start..start + len];
             for _ in 0..options.samples_per_image {
                 let mut tap = OutputGradTap::new(with_bn_gamma);
                 let log_probs = task.log_probs(task.slice(start, len), &mut tap);
-                let labels = sample_labels(&log_probs, &mut rng)?;
+                let sampled = sample_labels_from(&log_probs, options.proposal, &mut rng)?;
+                let labels: Vec<usize> = sampled.iter().map(|&(y, _)| y).collect();
+                let weighted: Vec<f64> = sample_weights
+                    .iter()
+                    .zip(&sampled)
+                    .map(|(w, &(_, importance))| w * importance)
+                    .collect();
+                let weights = weight_tensor(&weighted, task.inputs);
                 let targets = label_tensor(&labels, &log_probs);
                 let loss: Tensor<1> = log_probs.gather(1, targets).sum().neg();
                 let grads = loss.backward();
