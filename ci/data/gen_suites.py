@@ -183,3 +183,10 @@ write("glyphs", "one task per writing system rendered from Noto fonts (classes =
       "on the same images; the taxonomy is the writing-system family tree", glyph_tasks(320), ["glyphs"])
 write("clipart", "Openclipart categories (classes = subcategories) grouped into living things / artefacts / symbols, "
       "plus a same-images pair", clipart_tasks(500), ["openclipart"])
+# A subset of `glyphs` that runs in about half an hour: every alphabet, then every 4th other
+# script in table order (abjads, abugidas, syllabaries, logographies), so each type is present.
+alphabets = [s for s in SCRIPTS if s["family"][0] == "alphabet"]
+others = [s for s in SCRIPTS if s["family"][0] != "alphabet"][::4]
+write("glyphs-sample", "every alphabet and every 4th other writing system of the glyphs suite (classes = letters)",
+      [task(f"glyphs/{s['name']}", "glyphs", ["glyphs"] + s["family"], 320, path=s["name"]) for s in alphabets + others],
+      ["glyphs"])

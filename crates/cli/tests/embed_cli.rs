@@ -69,8 +69,8 @@ fn same_seed_writes_the_same_bytes_and_classes_select_a_subset() {
         dir.path().join("z.json"),
     );
     for (out, extra) in [
-        (&x, &["--seed", "5"][..]),
-        (&y, &["--seed", "5"][..]),
+        (&x, &["--seed", "5", "--name", "abc"][..]),
+        (&y, &["--seed", "5", "--name", "abc"][..]),
         (&z, &["--seed", "5", "--classes", "a,c"][..]),
     ] {
         let run = embed(&data, out, extra);
@@ -81,6 +81,8 @@ fn same_seed_writes_the_same_bytes_and_classes_select_a_subset() {
     let z_json: serde_json::Value = serde_json::from_slice(&std::fs::read(&z).unwrap()).unwrap();
     let text = z_json.to_string();
     assert!(text.contains("\"classes\":[\"a\",\"c\"]"), "{text}");
+    // Named after the output file unless --name says otherwise.
+    assert!(text.contains("\"task\":\"z\""), "{text}");
 
     // The two embeddings are comparable: `task2vec distance` prints one finite number.
     let out = bin().arg("distance").arg(&x).arg(&z).output().unwrap();

@@ -71,6 +71,9 @@ pub struct Args {
     /// Device: cpu (default) or, when built with CUDA, cuda / cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Task name recorded in the embedding (default: the output file's name without extension).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Output file (JSON, written atomically).
     #[arg(long, short)]
     pub out: PathBuf,
@@ -183,12 +186,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         quiet: args.quiet,
         bar: RefCell::new(None),
     };
-    let embedding = if args.domain {
+    let mut embedding = if args.domain {
         pipeline.embed_domain(&dataset, &bars)?
     } else {
         // The head's loss and error are printed by the progress sink when its stage ends.
         pipeline.embed(&dataset, &bars)?.0
     };
+    // The dataset's own name is often shared by many tasks (every class subset of one folder,
+    // every IDX file called train-images-idx3-ubyte), so the output name is the default.
+    let name = args.name.clone().or_else(|| {
+        args.out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+    });
+    if name.is_some() {
+        embedding.meta_mut().task = name;
+    }
     embedding
         .save(&args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
