@@ -149,9 +149,23 @@ fn write_outputs(dir: &Path, tasks: &[TaskResult], a: &analysis::Analysis) -> Re
             &heatmap,
         )?;
     }
+    // Colour by the first taxonomy level where the tasks differ (a one-source suite such as
+    // glyphs shares its root, so the root would give every point the same colour).
+    let shared = (0..)
+        .take_while(|&level| {
+            let first = tasks.first().and_then(|t| t.taxonomy.get(level));
+            first.is_some() && tasks.iter().all(|t| t.taxonomy.get(level) == first)
+        })
+        .count();
     let groups: Vec<String> = tasks
         .iter()
-        .map(|t| t.taxonomy.first().cloned().unwrap_or_default())
+        .map(|t| {
+            t.taxonomy
+                .get(shared)
+                .or(t.taxonomy.last())
+                .cloned()
+                .unwrap_or_default()
+        })
         .collect();
     let map = MapOptions {
         title: Some("Task embeddings, classical MDS of the cosine distance".into()),

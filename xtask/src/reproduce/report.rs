@@ -213,7 +213,7 @@ pub fn markdown(info: &RunInfo, tasks: &[TaskResult], a: &Analysis) -> String {
     let _ = writeln!(s, "## E1 — clustered distance matrix (paper Fig. 2)\n");
     let _ = writeln!(
         s,
-        "Symmetric Task2Vec distance (`cosine`), complete linkage with optimal leaf ordering.\n\n![E1](E1-distance-matrix.png)\n\nMatrix: [E1-distance-matrix.csv](E1-distance-matrix.csv). 2-D map (classical MDS, coloured by the taxonomy's top level): ![map](E1-map.png)\n"
+        "Symmetric Task2Vec distance (`cosine`), complete linkage with optimal leaf ordering.\n\n![E1](E1-distance-matrix.png)\n\nMatrix: [E1-distance-matrix.csv](E1-distance-matrix.csv). 2-D map (classical MDS, coloured by the first taxonomy level where the tasks differ): ![map](E1-map.png)\n"
     );
 
     let _ = writeln!(s, "## E2 — nearest tasks vs taxonomy (paper Fig. 3)\n");
