@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::tensor::Device;
+use task2vec_benches::{bench_data, setting};
 use task2vec_data::Dataset;
 use task2vec_fisher::{EmbedOptions, FisherMethod, Progress, Task2Vec};
 use task2vec_probe::{Probe, ProbeKind};
@@ -42,24 +43,15 @@ impl Progress for StageClock {
     }
 }
 
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `cargo bench` passes `--bench`; a filter argument means "not this bench".
-    if std::env::args().skip(1).any(|a| !a.starts_with('-')) {
-        return Ok(());
-    }
-    let Ok(data) = std::env::var("T2V_BENCH_DATA") else {
-        eprintln!("embed_end_to_end: set T2V_BENCH_DATA to an image folder (see the file's doc)");
+    let Some(data) = bench_data("embed_end_to_end") else {
         return Ok(());
     };
-    let kind: ProbeKind = env("T2V_BENCH_PROBE", "resnet18").parse()?;
-    let size: usize = env("T2V_BENCH_SIZE", "224").parse()?;
-    let skip: usize = env("T2V_BENCH_SKIP", "0").parse()?;
-    let method: FisherMethod = env("T2V_BENCH_METHOD", "montecarlo").parse()?;
-    let max_samples: usize = env("T2V_BENCH_MAX_SAMPLES", "1000").parse()?;
+    let kind: ProbeKind = setting("T2V_BENCH_PROBE", "resnet18").parse()?;
+    let size: usize = setting("T2V_BENCH_SIZE", "224").parse()?;
+    let skip: usize = setting("T2V_BENCH_SKIP", "0").parse()?;
+    let method: FisherMethod = setting("T2V_BENCH_METHOD", "montecarlo").parse()?;
+    let max_samples: usize = setting("T2V_BENCH_MAX_SAMPLES", "1000").parse()?;
     let device = Device::flex();
     let probe = match std::env::var("T2V_BENCH_WEIGHTS") {
         Ok(w) => Probe::load(kind, Some(&PathBuf::from(w)), &device)?,

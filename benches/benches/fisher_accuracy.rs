@@ -18,6 +18,7 @@ use std::time::Instant;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use task2vec_benches::{bench_data, setting};
 use task2vec_data::Dataset;
 use task2vec_embedding::stats::{pearson, spearman};
 use task2vec_fisher::estimator::{FisherTask, batch, exact, montecarlo};
@@ -29,24 +30,16 @@ use task2vec_probe::{Probe, ProbeKind};
 
 const REF_DEFAULT: &str = "montecarlo-batch, 10,000 draws (REF default)";
 
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if std::env::args().skip(1).any(|a| !a.starts_with('-')) {
-        return Ok(());
-    }
-    let Ok(data) = std::env::var("T2V_BENCH_DATA") else {
-        eprintln!("fisher_accuracy: set T2V_BENCH_DATA to an image folder (see the file's doc)");
+    let Some(data) = bench_data("fisher_accuracy") else {
         return Ok(());
     };
-    let kind: ProbeKind = env("T2V_BENCH_PROBE", "efficientnet-lite0").parse()?;
-    let size: usize = env("T2V_BENCH_SIZE", "64").parse()?;
-    let skip: usize = env("T2V_BENCH_SKIP", "0").parse()?;
-    let repeats: u64 = env("T2V_BENCH_REPEATS", "3").parse()?;
-    let max_samples: usize = env("T2V_BENCH_MAX_SAMPLES", "1000").parse()?;
-    let sizes: Vec<usize> = env("T2V_BENCH_N", "64,128,256,512,1000")
+    let kind: ProbeKind = setting("T2V_BENCH_PROBE", "efficientnet-lite0").parse()?;
+    let size: usize = setting("T2V_BENCH_SIZE", "64").parse()?;
+    let skip: usize = setting("T2V_BENCH_SKIP", "0").parse()?;
+    let repeats: u64 = setting("T2V_BENCH_REPEATS", "3").parse()?;
+    let max_samples: usize = setting("T2V_BENCH_MAX_SAMPLES", "1000").parse()?;
+    let sizes: Vec<usize> = setting("T2V_BENCH_N", "64,128,256,512,1000")
         .split(',')
         .map(str::parse)
         .collect::<Result<_, _>>()?;
