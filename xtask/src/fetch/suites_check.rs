@@ -20,18 +20,21 @@ fn named_classes(t: &task2vec_data::Task) -> Vec<String> {
     v
 }
 
+/// Every committed suite (datasets/suites/*.toml).
+const SUITES: [&str; 5] = [
+    "quick",
+    "glyphs",
+    "glyphs-sample",
+    "clipart",
+    "offline-full",
+];
+
 #[test]
 fn suites_match_their_sources() {
     let dir = manifests_dir();
     let table = ScriptTable::load(&dir.join("taxonomy/glyph-scripts.toml")).unwrap();
     let scripts: BTreeSet<&str> = table.script.iter().map(|s| s.name.as_str()).collect();
-    for name in [
-        "quick",
-        "glyphs",
-        "glyphs-sample",
-        "clipart",
-        "offline-full",
-    ] {
+    for name in SUITES {
         let s = suite(name);
         for t in &s.tasks {
             let m = Manifest::load(&dir.join(format!("{}.toml", t.source))).unwrap();
@@ -153,13 +156,7 @@ fn full_suite_has_hierarchy_and_same_image_pairs() {
 fn materialize_fetched_suites() {
     use task2vec_data::suite::{FETCHED_MARKER, default_home, source_dir};
     let home = default_home();
-    for name in [
-        "quick",
-        "glyphs",
-        "glyphs-sample",
-        "clipart",
-        "offline-full",
-    ] {
+    for name in SUITES {
         let s = suite(name);
         let mut built = std::collections::BTreeMap::new();
         let mut missing = BTreeSet::new();
