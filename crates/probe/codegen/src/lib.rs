@@ -36,6 +36,7 @@ mod emit;
 mod error;
 mod forward;
 mod liveness;
+mod reads;
 
 pub use error::RewriteError;
 
