@@ -4,11 +4,13 @@ use std::path::PathBuf;
 /// Everything that can go wrong while reading a dataset or a task suite.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
+    // Not a `#[source]` (nor a field named `source`, which thiserror would make one): the
+    // message already contains the I/O error, and a renderer that prints the cause chain
+    // (anyhow's `{:#}`, the CLI) would print it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{path}: not a dataset this crate can read (expected an ImageFolder directory with one \
@@ -76,7 +78,7 @@ impl DataError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         DataError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }
