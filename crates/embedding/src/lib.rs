@@ -23,6 +23,7 @@ pub mod error;
 pub mod io;
 pub mod matrix;
 pub mod mds;
+pub mod normalize;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod select;

@@ -1,5 +1,7 @@
 //! Figures (feature `plot`): the clustered distance-matrix heatmap (the paper's Fig. 2 look,
-//! `viridis_r`) and a 2-D map of embeddings coloured by group. SVG or PNG by file extension.
+//! `viridis_r`), a 2-D map of embeddings coloured by group, and a line chart of named series
+//! (the top-k curves of the paper's Fig. 3). SVG or PNG by file extension. Legends sit outside
+//! the plot area, so that they never hide data.
 //!
 //! Text is rendered with a TrueType font read at run time (no system libraries): the file in
 //! `TASK2VEC_FONT`, else DejaVu Sans / Liberation Sans at the usual Linux, macOS and Windows
@@ -7,6 +9,9 @@
 
 mod font;
 mod heatmap;
+mod labels;
+mod legend;
+mod lines;
 mod map;
 
 use std::path::Path;
@@ -17,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::io::write_atomic;
 
 pub use heatmap::{HeatmapOptions, distance_heatmap};
+pub use lines::{Line, LineChartOptions, line_chart};
 pub use map::{MapOptions, embedding_map};
 
 /// Output format, from the file extension.
