@@ -233,9 +233,16 @@ class Sweep:
     @staticmethod
     def first_problem_line(stderr: str) -> str:
         lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-        for key in ("panicked at", "error:", "error", "overflowed"):
+        tests = [
+            lambda x: "panicked at" in x,
+            lambda x: x.lower().startswith("error"),
+            lambda x: x.startswith("memory allocation of"),
+            lambda x: "overflowed its stack" in x or "fatal runtime error" in x,
+            lambda x: "error" in x.lower(),
+        ]
+        for test in tests:
             for line in lines:
-                if key in line.lower():
+                if test(line):
                     return line
         return lines[0] if lines else ""
 
@@ -502,6 +509,26 @@ class Sweep:
             probe.chmod(0o644)
         return prefix if r.returncode != 0 else None
 
+    def embed_options(self) -> None:
+        """Out-of-range options: each must be refused before any work, with the option named.
+        Address space is capped at 16 GiB so that an unbounded allocation fails here instead of
+        waking the OOM killer on a machine that overcommits memory."""
+        g = "embed options"
+        root = image_folder(self.work / "options", ["cat", "dog", "eel"], 4)
+        out = self.out_dir("options")
+        for label, extra, named in [
+            ("--max-samples 0", ["--max-samples", "0"], "max-samples"),
+            ("--max-samples 2 with 3 classes", ["--max-samples", "2"], "max-samples"),
+            ("--classes naming an unknown class", ["--classes", "cat,zebra"], "zebra"),
+            ("--classes naming a class twice", ["--classes", "cat,cat"], "cat"),
+            ("--fisher-batch-size 0", ["--fisher-batch-size", "0"], "fisher-batch-size"),
+            ("--input-size 4 (below the probe's minimum)", ["--input-size", "4"], "4"),
+            ("--input-size 100000 (a 10^10-pixel input)", ["--input-size", "100000"], "input-size"),
+            ("--skip-layers 99 (no such split point)", ["--skip-layers", "99"], "skip-layers"),
+        ]:
+            self.case(g, label, [self.bin, "embed", root, *EMBED, "--quiet", *extra, "--out", out / "e.json"],
+                      bad_file=named, outputs=[out / "e.json"], watch=[out], preexec=cap_address_space)
+
     def weights(self) -> None:
         g = "weights"
         bin_ = self.bin
@@ -640,6 +667,19 @@ class Sweep:
             if wrong:
                 row.findings.append(f"silently wrong: wrote {got}, exact value {exact:.12g}")
                 row.verdict = "FAIL" if row.failures else "finding"
+
+        # The other readers of embedding files.
+        experts = d / "experts"
+        experts.mkdir()
+        for name in ("birds-b.json", "birds-c.json"):
+            shutil.copy(EXAMPLES / name, experts / name)
+        shutil.copy(d / "truncated.json", experts / "truncated.json")
+        self.case(g, "select: a truncated embedding in the experts directory",
+                  [bin_, "select", "--task", EXAMPLES / "birds-a.json", "--experts", experts], bad_file="truncated.json")
+        out = self.out_dir("plot")
+        self.case(g, "plot matrix: one truncated embedding",
+                  [bin_, "plot", "matrix", EXAMPLES / "birds-a.json", EXAMPLES / "birds-c.json", d / "truncated.json",
+                   "--out", out / "fig.png"], bad_file="truncated.json", outputs=[out / "fig.png"], watch=[out])
 
         # .npy import.
         values = [float(v) for v in base["hessian"]]
@@ -970,6 +1010,12 @@ def fill(path: Path) -> None:
                     break
 
 
+def cap_address_space() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30))
+
+
 def limit_file_size() -> None:
     import resource
 
@@ -992,7 +1038,7 @@ def markdown(rows: list[Row]) -> str:
         "Every row is a run of the real `task2vec` binary (or `cargo xtask reproduce`) on a bad",
         "input that `ci/robustness.py` builds in a scratch directory (`$W`). *Exit* is the exit",
         "code; *Message* is the first stderr line that says what is wrong; *Names file* says",
-        "whether the message names the bad file; *Output* is what the output directory held",
+        "whether the message names the bad file (or option); *Output* is what the output directory held",
         "afterwards: no file, or the previous complete file byte for byte, and no temporary files.",
         "*Verdict*: `ok`; `finding` (no crash, but the message or the result is poor: see the",
         "notes); `FAIL` (a panic, a hang, a partial or temporary file, a lost previous output).",
@@ -1032,7 +1078,7 @@ def main() -> int:
     ap.add_argument("--no-build", action="store_true", help="use the binaries in target/debug as they are")
     ap.add_argument("--out", default=str(ROOT / "docs" / "robustness.md"))
     ap.add_argument("--strict", action="store_true", help="findings fail too")
-    ap.add_argument("--only", help="run only this group (images, weights, embeddings, output, interrupt)")
+    ap.add_argument("--only", help="run only this group (images, options, weights, embeddings, output, interrupt)")
     args = ap.parse_args()
     if not args.no_build:
         # Same feature unification as the tests: --workspace (see ARCHITECTURE.md).
@@ -1047,7 +1093,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="t2v-robustness-") as tmp:
         work = Path(tmp)
         sweep = Sweep(work, bin_path, xtask_path)
-        groups = [("images", sweep.images), ("weights", sweep.weights), ("embeddings", sweep.embeddings),
+        groups = [("images", sweep.images), ("options", sweep.embed_options), ("weights", sweep.weights),
+                  ("embeddings", sweep.embeddings),
                   ("output", sweep.output_dirs), ("interrupt", sweep.interrupts)]
         for name, fn in groups:
             if args.only and name != args.only:
