@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! T2V_BENCH_DATA=DIR T2V_BENCH_PROBE=resnet18 T2V_BENCH_SIZE=224 T2V_BENCH_SKIP=0 \
-//!     cargo bench -p task2vec-benches --bench embed_end_to_end
+//!     cargo bench --workspace --bench embed_end_to_end
 //! ```
 //!
 //! Without `T2V_BENCH_WEIGHTS` the probe gets deterministic formula weights: timing does not

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! T2V_BENCH_DATA=DIR T2V_BENCH_PROBE=efficientnet-lite0 T2V_BENCH_SIZE=64 \
-//!     cargo bench -p task2vec-benches --bench fisher_accuracy
+//!     cargo bench --workspace --bench fisher_accuracy
 //! ```
 //! BatchNorm is in eval mode and γ excluded for every estimator (same parameters everywhere).
 use std::path::PathBuf;

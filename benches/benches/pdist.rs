@@ -4,8 +4,9 @@
 //! `pdist_paper_scale`: the paper's collection, 1,460 embeddings × 17,024 values, `cosine`
 //! (the paper's symmetric distance): 1,065,070 pairs.
 //!
-//! Run: `cargo bench -p task2vec-benches --bench pdist` (a few minutes; sample counts are the
-//! criterion minimum).
+//! Run: `cargo bench --workspace --bench pdist` (a few minutes; sample counts are the criterion
+//! minimum). Always `--workspace`: selecting a package with `-p` unifies burn's features
+//! differently and rebuilds the whole burn stack.
 
 use std::time::Duration;
 

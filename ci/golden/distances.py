@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden values for task2vec-embedding's distances, written independently of the Rust code.
 
-The definitions transcribe REF's `task_similarity.py` (see /work/shared/REFERENCE.md §6) on top
+The definitions transcribe REF's `task_similarity.py` (see docs/reference.md §6) on top
 of SciPy's `cosine` / `correlation` and `scipy.special.xlogy`; the asymmetric distance is the
 paper's d_asym(a -> b) = d_sym(a, b) - alpha * d_sym(a, t0) with d_sym = `cosine`.
 

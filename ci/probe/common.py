@@ -73,7 +73,7 @@ def formula_input(shape) -> np.ndarray:
 # ONNX export and post-processing
 # ---------------------------------------------------------------------------------------------
 def export_onnx(model, path: str, size: int):
-    """Export with BatchNorm kept as its own nodes (BURN-NOTES.md pitfall 1)."""
+    """Export with BatchNorm kept as its own nodes (docs/burn-notes.md pitfall 1)."""
     import torch
 
     model.eval()

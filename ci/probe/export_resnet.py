@@ -1,7 +1,7 @@
 """Export the `resnet18` and `resnet34` probe graphs (torchvision architecture) and goldens.
 
-No ImageNet ResNet weights are obtainable from the package registries (see
-/work/shared/ASSETS.md), so the graphs are exported with the deterministic formula weights
+No ImageNet ResNet weights are obtainable from the package registries (torchvision's come
+from download.pytorch.org; README "Probes and weights"), so the graphs are exported with the deterministic formula weights
 (common.formula_tensor) and then ZEROED; the golden outputs are PyTorch's with the formula
 weights on a 2x3x64x64 formula input. Real torchvision weights are loaded at run time
 (`cargo xtask fetch-probe resnet18`).

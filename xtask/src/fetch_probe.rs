@@ -91,9 +91,10 @@ fn fetch(name: &str, from: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `$TASK2VEC_HOME/probes`, default `~/.cache/task2vec/probes` (as task2vec_probe::cache_dir).
+/// `$TASK2VEC_HOME/probes`, default `~/.cache/task2vec/probes`: where the probe loader looks
+/// (both resolve the home with `task2vec_common::home_dir`).
 fn probes_dir() -> PathBuf {
-    task2vec_data::suite::default_home().join("probes")
+    task2vec_common::home_dir().join("probes")
 }
 
 fn install_local(name: &str, file: &Path, dir: &Path) -> anyhow::Result<(PathBuf, String)> {
@@ -204,7 +205,7 @@ fn fetch_torchvision(name: &str, dir: &Path) -> anyhow::Result<(PathBuf, String)
     }
     eprintln!();
     out.sync_all()?;
-    let sha = hex(&hasher.finalize());
+    let sha = task2vec_common::hex(&hasher.finalize());
     if !sha.starts_with(prefix) {
         std::fs::remove_file(&part).ok();
         bail!("{url}: sha256 {sha} does not start with {prefix}; the download was removed");
@@ -241,26 +242,17 @@ fn check_reachable(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Copies to `<dest>.part` then renames: readers never see a half-written file.
+/// Copies `src` to `dest` atomically ([`task2vec_common::write_atomic`]): readers never see a
+/// half-written weights file.
 fn copy_atomically(src: &Path, dest: &Path) -> anyhow::Result<()> {
-    let part = dest.with_extension("part");
-    std::fs::copy(src, &part)
-        .with_context(|| format!("copying {} to {}", src.display(), part.display()))?;
-    std::fs::rename(&part, dest)
-        .with_context(|| format!("renaming {} to {}", part.display(), dest.display()))?;
-    Ok(())
+    let mut from =
+        std::fs::File::open(src).with_context(|| format!("opening {}", src.display()))?;
+    task2vec_common::write_atomic(dest, |w| std::io::copy(&mut from, w).map(drop))
+        .with_context(|| format!("copying {} to {}", src.display(), dest.display()))
 }
 
 fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", path.display()))?;
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(task2vec_common::sha256_file(path)?)
 }
 
 fn file_name(p: &Path) -> String {

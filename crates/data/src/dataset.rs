@@ -43,7 +43,9 @@ impl fmt::Display for SampleSource {
 /// One labelled sample; `label` indexes [`Dataset::classes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
+    /// Where the image comes from (a file under the dataset root, or an IDX record).
     pub source: SampleSource,
+    /// Index into [`Dataset::classes`].
     pub label: usize,
 }
 
@@ -51,8 +53,11 @@ pub struct Sample {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
+    /// A directory with one subdirectory of images per class.
     ImageFolder,
+    /// A CSV file of `path,label` rows, paths relative to the file.
     CsvManifest,
+    /// MNIST-style IDX image and label files.
     Idx,
 }
 
@@ -71,14 +76,18 @@ pub enum OnBadImage {
 /// (mean activations) does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LabelUse {
+    /// Labels are used: validation requires at least two classes, none empty.
     Required,
+    /// Labels are not used (domain embeddings): any non-empty dataset will do.
     Ignored,
 }
 
 /// A sample that [`Dataset::scan_images`] dropped, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedImage {
+    /// The image file.
     pub path: PathBuf,
+    /// Why it could not be decoded (the decoder's message).
     pub reason: String,
 }
 
@@ -86,7 +95,9 @@ pub struct SkippedImage {
 /// embedding's provenance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
+    /// Number of samples in the view.
     pub n_samples: usize,
+    /// Number of classes (labels) in the view.
     pub n_classes: usize,
     /// Hex sha256 over the class names and the `(source, label)` list (see [`Dataset::fingerprint`]).
     pub sha256: String,
@@ -156,15 +167,19 @@ impl Dataset {
         })
     }
 
+    /// Class names; a sample's `label` indexes this list.
     pub fn classes(&self) -> &[String] {
         &self.classes
     }
+    /// The samples, in dataset order (the order every view and the fingerprint use).
     pub fn samples(&self) -> &[Sample] {
         &self.samples
     }
+    /// Number of samples.
     pub fn len(&self) -> usize {
         self.samples.len()
     }
+    /// Whether the dataset has no samples.
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty()
     }
@@ -172,12 +187,15 @@ impl Dataset {
     pub fn label(&self, i: usize) -> usize {
         self.samples[i].label
     }
+    /// Every sample's label, in dataset order.
     pub fn labels(&self) -> Vec<usize> {
         self.samples.iter().map(|s| s.label).collect()
     }
+    /// The path the user opened (directory, manifest or IDX file); used in messages.
     pub fn origin(&self) -> &Path {
         &self.origin
     }
+    /// The on-disk layout the dataset was read from.
     pub fn format(&self) -> Format {
         self.format
     }
@@ -300,7 +318,7 @@ impl Dataset {
         Fingerprint {
             n_samples: self.samples.len(),
             n_classes: self.classes.len(),
-            sha256: hex(&h.finalize()),
+            sha256: task2vec_common::hex(&h.finalize()),
         }
     }
 
@@ -478,10 +496,6 @@ pub(crate) fn decode_file(path: &Path) -> Result<image::DynamicImage, DataError>
         return Err(bad("unrecognised image format".to_string()));
     }
     reader.decode().map_err(|e| bad(e.to_string()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Sorts class names naturally: numerically when every name is an integer, else by string.

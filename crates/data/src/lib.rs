@@ -17,9 +17,11 @@
 //! println!("{} samples, fingerprint {}", task.len(), task.fingerprint().sha256);
 //! # Ok::<(), task2vec_data::DataError>(())
 //! ```
+#![warn(missing_docs)]
 mod dataset;
 mod error;
 mod formats;
+/// Task suites: TOML lists of tasks over fetched sources (`datasets/suites/*.toml`).
 pub mod suite;
 
 pub use dataset::{

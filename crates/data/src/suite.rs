@@ -30,36 +30,28 @@ use crate::error::DataError;
 /// Name of the marker `cargo xtask fetch` writes into a source folder once it is complete.
 pub const FETCHED_MARKER: &str = "FETCHED.toml";
 
-/// `$TASK2VEC_HOME`, or `~/.cache/task2vec` when unset.
-pub fn default_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("TASK2VEC_HOME").filter(|h| !h.is_empty()) {
-        return PathBuf::from(home);
-    }
-    let user_home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    user_home.join(".cache").join("task2vec")
-}
+/// The data home (`$TASK2VEC_HOME`, default `~/.cache/task2vec`): the one resolver of the
+/// workspace, re-exported under the name this module has always used.
+pub use task2vec_common::home_dir as default_home;
 
 /// Folder of a fetched source: `<home>/datasets/<source>`.
 pub fn source_dir(home: &Path, source: &str) -> PathBuf {
     home.join("datasets").join(source)
 }
 
-/// Levels from the deeper of two taxonomy paths (root first) up to their closest common
-/// ancestor: 0 for the same path, 1 for siblings, and so on.
-pub fn lineage_distance<S: PartialEq>(a: &[S], b: &[S]) -> usize {
-    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    a.len().max(b.len()) - common
-}
-
 /// A list of tasks with a shared default seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suite {
+    /// The suite's name (`cargo xtask reproduce --suite NAME`, the file's stem by convention).
     pub name: String,
+    /// One line for humans: what the suite is for.
     #[serde(default)]
     pub description: String,
+    /// Default subsample seed of every task that sets none.
     #[serde(default)]
     pub seed: u64,
+    /// The tasks, in file order (ids unique; checked by [`Suite::parse`]).
     #[serde(rename = "task")]
     pub tasks: Vec<Task>,
 }
@@ -79,7 +71,9 @@ pub enum LabelRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
+    /// The group's label name in the task.
     pub name: String,
+    /// The source classes merged into this label.
     pub classes: Vec<String>,
 }
 
@@ -87,26 +81,36 @@ pub struct Group {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Task {
+    /// Unique id within the suite, `group/name` by convention (also the output folder name).
     pub id: String,
+    /// The fetched source it reads (`$TASK2VEC_HOME/datasets/<source>`, see [`source_dir`]).
     pub source: String,
+    /// Folder inside the source (a script, a category); empty for the source's root.
     #[serde(default)]
     pub path: String,
     /// Ancestor names, root first; see [`Task::taxonomic_distance`].
     pub taxonomy: Vec<String>,
+    /// Size of the seeded class-stratified subsample the task is embedded on.
     pub max_samples: usize,
+    /// Keep only these source classes, in this (label) order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
+    /// Keep the first k classes (after `classes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_classes: Option<usize>,
+    /// Merge classes into labels: each sample's label is its class's group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<Group>>,
+    /// What a sample's label is: its class (default) or its file-name tag.
     #[serde(default)]
     pub label_by: LabelRule,
+    /// Keep only files with these file-name tags (the label order of `file-tag` tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// Overrides the suite's seed for this task's subsample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Free text for humans (why the task exists, what it contrasts).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
 }
@@ -140,6 +144,7 @@ impl Suite {
         Ok(suite)
     }
 
+    /// The task with this id, if the suite has one.
     pub fn task(&self, id: &str) -> Option<&Task> {
         self.tasks.iter().find(|t| t.id == id)
     }
@@ -187,9 +192,9 @@ impl Task {
     }
 
     /// Levels from the deeper of the two tasks up to their closest common ancestor: 0 for the
-    /// same taxonomy path, 1 for siblings, and so on.
+    /// same taxonomy path, 1 for siblings, and so on ([`task2vec_common::taxonomic_distance`]).
     pub fn taxonomic_distance(&self, other: &Task) -> usize {
-        lineage_distance(&self.taxonomy, &other.taxonomy)
+        task2vec_common::taxonomic_distance(&self.taxonomy, &other.taxonomy)
     }
 
     /// Folder the task reads: `<home>/datasets/<source>/<path>`.

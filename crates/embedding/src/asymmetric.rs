@@ -1,6 +1,6 @@
 //! The paper's trivial embedding, asymmetric distance and task complexity.
 //!
-//! Convention (REFERENCE.md §7): in `d_asym(a → b) = d_sym(a, b) − α·d_sym(a, t₀)`, **`a` is the
+//! Convention (docs/reference.md §7): in `d_asym(a → b) = d_sym(a, b) − α·d_sym(a, t₀)`, **`a` is the
 //! source** — the task an expert was trained on — and **`b` the target** task we want to solve.
 //! Subtracting the source's complexity favours experts trained on richer tasks, which transfer
 //! better. `d_sym` is the `cosine` metric (the paper's symmetric distance); α = 0.15 for

@@ -100,9 +100,13 @@ impl FromStr for LeafOrdering {
 /// made by merge `k`) joined at `distance`, giving a cluster of `size` leaves.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Merge {
+    /// The first cluster merged (SciPy's `Z[k, 0]`).
     pub left: usize,
+    /// The second cluster merged (SciPy's `Z[k, 1]`).
     pub right: usize,
+    /// The linkage distance at which they merge (`Z[k, 2]`).
     pub distance: f64,
+    /// Number of leaves in the merged cluster (`Z[k, 3]`).
     pub size: usize,
 }
 

@@ -1,5 +1,5 @@
 //! Distances between embeddings, exactly as the reference implementation defines them
-//! (REFERENCE.md §6), computed in f64.
+//! (docs/reference.md §6), computed in f64.
 //!
 //! Notation: `h` hessian (Fisher), `s` scale (prior precision), `v = 1/h` variance,
 //! `ε = 1e-8` (absolute, where REF puts it), `cos(u, v) = 1 − u·v / (‖u‖‖v‖)` (SciPy's cosine,
@@ -511,3 +511,126 @@ mod kernels {
         sum
     }
 }
+
+    /// The portable kernels are what every non-x86 machine (and any x86 CPU without AVX2/FMA)
+    /// runs, so on x86 they are checked against the AVX2 ones they stand in for.
+    #[cfg(all(test, target_arch = "x86_64"))]
+    mod portable_matches_avx2 {
+        use super::*;
+
+        /// xorshift64: reproducible inputs without a dependency.
+        struct Rng(u64);
+        impl Rng {
+            fn unit(&mut self) -> f64 {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                (self.0 >> 11) as f64 / (1u64 << 53) as f64
+            }
+            /// Fisher-like values: log-uniform over 1e-9 .. 1e2, one in ten exactly zero.
+            fn fisher(&mut self) -> f64 {
+                if self.unit() < 0.1 {
+                    0.0
+                } else {
+                    10f64.powf(-9.0 + 11.0 * self.unit())
+                }
+            }
+            fn signed(&mut self) -> f64 {
+                2.0 * self.unit() - 1.0
+            }
+        }
+
+        /// Every remainder of the 8-wide bodies, empty and long inputs.
+        const LENGTHS: [usize; 12] = [0, 1, 3, 7, 8, 9, 15, 16, 17, 63, 1001, 4099];
+
+        /// Without AVX2 there is nothing to compare with: fine on a developer's machine, a
+        /// failure in CI (whose x86 machines have AVX2, so the comparison must run there).
+        fn avx2_available() -> bool {
+            if has_avx2_fma() {
+                return true;
+            }
+            assert!(
+                std::env::var_os("CI").is_none_or(|v| v != "true"),
+                "CI=true but this x86_64 CPU has no AVX2+FMA: the portable distance kernels \
+                 were not compared with the AVX2 ones"
+            );
+            eprintln!(
+                "\n*** SKIPPED: no AVX2+FMA on this CPU; portable kernels not compared ***\n"
+            );
+            false
+        }
+
+        /// Sums of the two paths agree to `tol` relative to √(xx·yy), the scale the cosine
+        /// divides by (the cross sum may cancel, the squares cannot).
+        fn assert_close(what: &str, n: usize, portable: [f64; 3], avx2: [f64; 3], tol: f64) {
+            let scale = (portable[1] * portable[2]).sqrt().max(f64::MIN_POSITIVE);
+            for (k, (p, a)) in portable.iter().zip(avx2).enumerate() {
+                let reference = if k == 0 {
+                    scale
+                } else {
+                    p.abs().max(f64::MIN_POSITIVE)
+                };
+                assert!(
+                    (p - a).abs() <= tol * reference,
+                    "{what}, n = {n}, sum {k}: portable {p:e} vs avx2 {a:e}"
+                );
+            }
+            let cosine = |s: [f64; 3]| (1.0 - s[0] / (s[1] * s[2]).sqrt()).clamp(0.0, 2.0);
+            if n > 0 && portable[1] > 0.0 && portable[2] > 0.0 {
+                let (cp, ca) = (cosine(portable), cosine(avx2));
+                assert!(
+                    (cp - ca).abs() <= tol,
+                    "{what}, n = {n}: cosine {cp} vs {ca}"
+                );
+            }
+        }
+
+        #[test]
+        fn scaled_cosine_sums_agree_on_random_fisher_values() {
+            if !avx2_available() {
+                return;
+            }
+            let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+            for n in LENGTHS {
+                for _ in 0..20 {
+                    let x: Vec<f64> = (0..n).map(|_| rng.fisher()).collect();
+                    let y: Vec<f64> = (0..n).map(|_| rng.fisher()).collect();
+                    let portable = scaled_cosine_impl(&x, &y);
+                    // SAFETY: avx2_available() checked AVX2 and FMA.
+                    let avx2 = unsafe { avx2::scaled_cosine(&x, &y) };
+                    assert_close("scaled_cosine", n, portable, avx2, 1e-12);
+                }
+            }
+        }
+
+        #[test]
+        fn dot_sums_agree_on_random_signed_values() {
+            if !avx2_available() {
+                return;
+            }
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+            for n in LENGTHS {
+                for _ in 0..20 {
+                    let x: Vec<f64> = (0..n).map(|_| rng.signed()).collect();
+                    let y: Vec<f64> = (0..n).map(|_| rng.signed()).collect();
+                    let portable = dots_impl(&x, &y);
+                    // SAFETY: avx2_available() checked AVX2 and FMA.
+                    let avx2 = unsafe { avx2::dots(&x, &y) };
+                    assert_close("dots", n, portable, avx2, 1e-12);
+                }
+            }
+        }
+
+        #[test]
+        fn the_dispatcher_picks_avx2_when_the_cpu_has_it() {
+            if !avx2_available() {
+                return;
+            }
+            let x: Vec<f64> = (1..=37).map(|i| i as f64 * 0.37).collect();
+            let y: Vec<f64> = (1..=37).map(|i| 1.0 / i as f64).collect();
+            // SAFETY: avx2_available() checked AVX2 and FMA.
+            let (c, d) = unsafe { (avx2::scaled_cosine(&x, &y), avx2::dots(&x, &y)) };
+            assert_eq!(scaled_cosine(&x, &y).map(f64::to_bits), c.map(f64::to_bits));
+            assert_eq!(dots(&x, &y).map(f64::to_bits), d.map(f64::to_bits));
+        }
+    }

@@ -119,7 +119,7 @@ pub struct DatasetFingerprint {
     pub files_sha256: String,
 }
 
-/// Provenance of an embedding (DESIGN.md invariant 3). Optional fields are absent when the
+/// Provenance of an embedding (docs/design.md invariant 3). Optional fields are absent when the
 /// embedding was imported from elsewhere and the information is unknown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {

@@ -15,31 +15,50 @@ pub enum Error {
     /// A vector's length does not match what it must match.
     #[error("{what} has {found} values but {expected} were expected")]
     LengthMismatch {
+        /// Which vector (e.g. `scale`).
         what: &'static str,
+        /// Its length.
         found: usize,
+        /// The length it must have.
         expected: usize,
     },
     /// NaN or ±inf in an input vector.
     #[error("{what}[{index}] is {value}, not a finite number")]
     NonFinite {
+        /// Which vector.
         what: &'static str,
+        /// Position of the first bad value.
         index: usize,
+        /// The value.
         value: f64,
     },
     /// Fisher information is a variance: it is never negative.
     #[error("hessian[{index}] = {value} is negative (Fisher values are >= 0)")]
-    NegativeFisher { index: usize, value: f64 },
+    NegativeFisher {
+        /// Position of the first negative value.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
     /// The prior precision must be strictly positive.
     #[error("scale[{index}] = {value} must be > 0 (it is a prior precision)")]
-    NonPositiveScale { index: usize, value: f64 },
+    NonPositiveScale {
+        /// Position of the first bad value.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
     /// The layer layout is unusable (empty name, zero filters, duplicate layer, ...).
     #[error("bad layout: {0}")]
     BadLayout(String),
     /// Two embeddings cannot be compared (different probe, layout or length).
     #[error("cannot compare {a:?} with {b:?}: {reason}")]
     Incompatible {
+        /// First embedding's name.
         a: String,
+        /// Second embedding's name.
         b: String,
+        /// What differs.
         reason: String,
     },
     /// A metric that divides by the Fisher values met a zero.
@@ -63,18 +82,32 @@ pub enum Error {
         "{name:?} has no prior (scale is all ones, e.g. a Monte-Carlo embedding), so its trivial \
          embedding is undefined: supply one (e.g. the embedding of the probe's pre-training task)"
     )]
-    NoTrivialEmbedding { name: String },
+        /// The metric's name.
+    NoTrivialEmbedding {
+        /// The embedding without a prior.
+        name: String,
+    },
+        /// The embedding with the zero.
     /// A JSON document that is cut short.
+        /// Position of the first zero.
     #[error("truncated JSON ({0})")]
     TruncatedJson(String),
     /// A JSON document that is not a valid embedding.
     #[error("not a valid task2vec embedding JSON: {0}")]
     BadJson(String),
+        /// What kind of name (metric, linkage, ...).
     /// A JSON document from a newer (or unknown) format version.
+        /// The name given.
     #[error(
+        /// The accepted names, comma-separated.
         "embedding format_version {found} is not supported (this build reads version {supported}); upgrade task2vec"
     )]
-    UnsupportedVersion { found: u64, supported: u64 },
+    UnsupportedVersion {
+        /// The file's `format_version`.
+        found: u64,
+        /// The newest version this build reads.
+        supported: u64,
+    },
     /// A `.npy` file that cannot be read as a vector/matrix of floats.
     #[error("bad .npy file: {0}")]
     Npy(String),
@@ -94,7 +127,12 @@ pub enum Error {
     // Not a `#[source]`: the message already contains the inner error, and anyhow's `{:#}`
     // would print it twice.
     #[error("{}: {error}", path.display())]
-    InFile { path: PathBuf, error: Box<Error> },
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong in it.
+        error: Box<Error>,
+    },
 }
 
 impl Error {

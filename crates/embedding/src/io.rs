@@ -105,27 +105,14 @@ impl Embedding {
     }
 }
 
-/// Write a file atomically: `fill` writes into a temporary file next to `path`, which then
-/// replaces `path`. A crash never leaves a half-written file behind.
+/// Write a file atomically ([`task2vec_common::write_atomic`]: a temporary file next to `path`,
+/// fsynced, then renamed over it). A crash or an error never leaves a half-written file behind;
+/// errors name `path`.
 pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<&mut File>) -> Result<()>,
 ) -> Result<()> {
-    let inner = || -> Result<()> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        {
-            let mut w = BufWriter::new(tmp.as_file_mut());
-            fill(&mut w)?;
-            w.flush()?;
-        }
-        tmp.persist(path).map_err(|e| Error::Io(e.error))?;
-        Ok(())
-    };
-    inner().map_err(|e| e.in_file(path))
+    task2vec_common::write_atomic(path, fill).map_err(|e: Error| e.in_file(path))
 }
 
 /// Write a vector as `.npy` (float64), atomically.

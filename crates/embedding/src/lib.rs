@@ -14,6 +14,7 @@
 //! assert!(d > 0.0 && d < 1.0);
 //! # Ok::<(), task2vec_embedding::Error>(())
 //! ```
+#![warn(missing_docs)]
 
 pub mod asymmetric;
 pub mod cluster;

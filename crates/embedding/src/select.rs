@@ -34,7 +34,10 @@ pub enum ExpertScore {
     /// A symmetric metric `d(expert, task)`.
     Symmetric(Metric),
     /// The paper's `d_asym(expert's task → task)` with this α.
-    Asymmetric { alpha: f64 },
+    Asymmetric {
+        /// Weight of the expert task's complexity term (the paper: 0.15).
+        alpha: f64,
+    },
 }
 
 impl Default for ExpertScore {

@@ -1,4 +1,4 @@
-//! Agreement of a distance matrix with a taxonomy (REFERENCE.md §8, REF's
+//! Agreement of a distance matrix with a taxonomy (docs/reference.md §8, REF's
 //! `plot_distance_cub_inat.py`).
 
 use ndarray::Array2;
@@ -6,23 +6,14 @@ use ndarray::Array2;
 use crate::error::{Error, Result};
 use crate::select::k_smallest;
 
-/// Taxonomic distance of two lineages listed from the finest rank to the coarsest (e.g.
-/// `[order, class, phylum, kingdom]`): the index of the first rank they share, or the number
-/// of ranks when they share none. With REF's four ranks: 0 same order, 1 same class,
-/// 2 same phylum, 3 same kingdom, 4 otherwise.
-pub fn taxonomic_distance<S: AsRef<str>>(a: &[S], b: &[S]) -> usize {
-    let ranks = a.len().max(b.len());
-    a.iter()
-        .zip(b)
-        .position(|(x, y)| x.as_ref() == y.as_ref())
-        .unwrap_or(ranks)
-}
-
-/// Matrix of [`taxonomic_distance`]s.
-pub fn taxonomy_matrix<S: AsRef<str>>(lineages: &[Vec<S>]) -> Array2<f64> {
+/// Matrix of taxonomic distances ([`task2vec_common::taxonomic_distance`]) between lineages
+/// listed **root first** (e.g. `[kingdom, phylum, class, order]`). REF lists its four ranks
+/// finest first; reverse them before calling (the distances are then REF's: 0 same order, 1 same
+/// class, 2 same phylum, 3 same kingdom, 4 otherwise).
+pub fn taxonomy_matrix<S: PartialEq>(lineages: &[Vec<S>]) -> Array2<f64> {
     let n = lineages.len();
     Array2::from_shape_fn((n, n), |(i, j)| {
-        taxonomic_distance(&lineages[i], &lineages[j]) as f64
+        task2vec_common::taxonomic_distance(&lineages[i], &lineages[j]) as f64
     })
 }
 

@@ -103,7 +103,9 @@ fn pearson_and_spearman_match_scipy() {
 fn average_top_k_taxonomic_distance_matches_ref_formula() {
     let f = stats_fixture();
     let d = matf(&f["distances"]);
-    let lineages: Vec<Vec<String>> = serde_json::from_value(f["lineages"].clone()).unwrap();
+    // The fixture lists REF's ranks finest first; our lineages are root first.
+    let mut lineages: Vec<Vec<String>> = serde_json::from_value(f["lineages"].clone()).unwrap();
+    lineages.iter_mut().for_each(|l| l.reverse());
     let tax = taxonomy::taxonomy_matrix(&lineages);
     assert_eq!(tax, matf(&f["taxonomy"]));
     for (k, want) in f["top_k"].as_object().unwrap() {

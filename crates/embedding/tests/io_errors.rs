@@ -196,31 +196,59 @@ fn npy_round_trip_and_matrix_files() {
 }
 
 #[test]
-fn json_round_trip_is_within_a_few_ulp() {
-    // Writing is exact (shortest round-trip digits), but serde_json's default float parser is
-    // not correctly rounded (we see up to 2 ulp). Its `float_roundtrip` feature makes it
-    // exact; enabling it rebuilds burn (which shares serde_json), so it is left to the
-    // workspace manifest. Until then: a relative 1e-15 (about 4 ulp).
+fn json_round_trip_is_bit_exact_over_the_whole_f64_range() {
+    // Writing uses shortest round-trip digits and reading is correctly rounded (serde_json's
+    // `float_roundtrip` feature, on in the workspace manifest), so every finite value comes
+    // back with the same bits. Without the feature this fails (values move by 1-2 ulp).
     let mut x: u64 = 0x9E3779B97F4A7C15;
-    let h: Vec<f64> = (0..20_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            f64::from_bits((x >> 12) | 0x3E00_0000_0000_0000) // positive, ~1e-10 .. 1
-        })
-        .collect();
-    let e = Embedding::from_hessian(h, meta("r")).unwrap();
-    let back = Embedding::from_json(&e.to_json()).unwrap();
-    let worst = e
-        .hessian()
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    // Random bit patterns with the sign cleared: every exponent, subnormals included.
+    let mut random_positive = || loop {
+        let v = f64::from_bits(next() >> 1);
+        if v.is_finite() && v > 0.0 {
+            return v;
+        }
+    };
+    let edges = [
+        0.0,
+        f64::MIN_POSITIVE,
+        f64::from_bits(1),                     // smallest subnormal
+        f64::from_bits(0x000F_FFFF_FFFF_FFFF), // largest subnormal
+        f64::MAX,
+        1.0,
+        0.1,
+        1.0 / 3.0,
+    ];
+    let n = 20_000;
+    let h: Vec<f64> = edges
         .iter()
-        .zip(back.hessian())
-        .map(|(a, b)| a.to_bits().abs_diff(b.to_bits()))
-        .max()
-        .unwrap();
-    assert!(
-        worst <= 4,
-        "a value moved by {worst} ulp in the JSON round trip"
-    );
+        .copied()
+        .chain((edges.len()..n).map(|_| random_positive()))
+        .collect();
+    let scale: Vec<f64> = (0..n).map(|_| random_positive()).collect();
+    let e = Embedding::new(
+        Array1::from(h),
+        Some(Array1::from(scale)),
+        Layout::single("all", n),
+        meta("r"),
+    )
+    .unwrap();
+    let back = Embedding::from_json(&e.to_json()).unwrap();
+    for (what, a, b) in [
+        ("hessian", e.hessian(), back.hessian()),
+        ("scale", e.scale(), back.scale()),
+    ] {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert_eq!(
+                x.to_bits(),
+                y.to_bits(),
+                "{what}[{i}] = {x:e} came back as {y:e}"
+            );
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Forward throughput (images/s) of every probe at 64² and 224², batch 32, on Flex.
 //! The same computation in PyTorch: ci/probe/bench_forward.py.
-//! Run: cargo bench -p task2vec-probe --bench forward
+//! Run: `cargo bench --workspace --bench forward` (not `-p task2vec-probe`: another package
+//! selection unifies burn's features differently and rebuilds the whole burn stack).
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use task2vec_probe::{Probe, ProbeKind};

@@ -15,22 +15,37 @@ pub enum ProbeError {
         "no weights for probe `{probe}` at {}: run `cargo xtask fetch-probe {probe}` or pass a weights file",
         .path.display()
     )]
-    WeightsNotFound { probe: String, path: PathBuf },
+    WeightsNotFound {
+        /// The probe's name.
+        probe: String,
+        /// Where the weights were looked for (`$TASK2VEC_HOME/probes/NAME.pth`).
+        path: PathBuf,
+    },
 
     /// The weights file could not be read.
     #[error("reading {}: {source}", .path.display())]
     Io {
+        /// The weights file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
 
     /// A weights file whose extension says nothing we can read.
     #[error("{}: unsupported weights format (expected .pth, .pt, .safetensors or .bpk)", .path.display())]
-    UnsupportedFormat { path: PathBuf },
+    UnsupportedFormat {
+        /// The weights file.
+        path: PathBuf,
+    },
 
     /// The store could not parse the file.
     #[error("{}: cannot read weights: {message}", .path.display())]
-    Unreadable { path: PathBuf, message: String },
+    Unreadable {
+        /// The weights file.
+        path: PathBuf,
+        /// The store's message.
+        message: String,
+    },
 
     /// The file holds tensors of another network (missing, unexpected or misshapen tensors).
     #[error(
@@ -41,18 +56,26 @@ pub enum ProbeError {
         .mismatched.len(), first(.mismatched)
     )]
     WrongWeights {
+        /// The probe the weights were loaded into.
         probe: String,
+        /// The weights file.
         path: PathBuf,
+        /// Tensors the probe has and the file lacks (torchvision names).
         missing: Vec<String>,
+        /// Tensors the file has and the probe lacks.
         unexpected: Vec<String>,
+        /// Tensors present in both with different shapes.
         mismatched: Vec<String>,
     },
 
     /// A tensor with NaN or infinite values.
     #[error("{}: tensor `{tensor}` of `{probe}` contains NaN or infinite values", .path.display())]
     NonFinite {
+        /// The probe's name.
         probe: String,
+        /// The weights file.
         path: PathBuf,
+        /// The first tensor with a NaN or infinite value (torchvision name).
         tensor: String,
     },
 
@@ -63,7 +86,9 @@ pub enum ProbeError {
     /// An image file that cannot be decoded.
     #[error("decoding image {}: {source}", .path.display())]
     Image {
+        /// The image file.
         path: PathBuf,
+        /// The decoder's error.
         source: image::ImageError,
     },
 

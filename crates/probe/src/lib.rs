@@ -16,6 +16,7 @@
 //! let features = probe.features_from(6, h, &mut PassThrough);
 //! assert_eq!(features.dims(), [2, probe.feature_dim()]);
 //! ```
+#![warn(missing_docs)]
 pub mod error;
 pub mod formula;
 mod graph;

@@ -85,7 +85,7 @@ impl FromStr for ProbeKind {
 }
 
 /// A loaded probe network. Immutable: every forward takes `&self`; estimator state lives in
-/// the [`LayerTap`] the caller passes (DESIGN.md invariant 2).
+/// the [`LayerTap`] the caller passes (docs/design.md invariant 2).
 ///
 /// Split points: `k = 0` is the input. For the ResNets `k` follows REF's `skip_layers`
 /// numbering (`layers = [conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4, avgpool]`,

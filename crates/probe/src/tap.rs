@@ -1,7 +1,7 @@
 //! Layer taps: the one seam through which an estimator observes or replaces a probe's
 //! convolution and BatchNorm layers during a forward pass.
 //!
-//! The probe never stores estimator state (DESIGN.md invariant 2). Instead every probe forward
+//! The probe never stores estimator state (docs/design.md invariant 2). Instead every probe forward
 //! that an estimator uses takes a `&mut dyn LayerTap` and calls it for each conv and each
 //! BatchNorm, in graph order. A tap can
 //! * record a conv's input (for the per-sample Fisher kernel),
@@ -44,7 +44,7 @@ impl LayerTap for PassThrough {}
 
 /// BatchNorm with the stored running statistics (eval mode), written out explicitly so that it
 /// does not depend on burn's `training` flag: on an autodiff device burn's own `BatchNorm::forward`
-/// switches to batch statistics and overwrites the running averages (BURN-NOTES.md pitfall 2).
+/// switches to batch statistics and overwrites the running averages (docs/burn-notes.md pitfall 2).
 pub fn batch_norm_eval(bn: &BatchNorm, input: Tensor<4>) -> Tensor<4> {
     let channels = bn.gamma.val().dims()[0];
     let shape = [1, channels, 1, 1];

@@ -1,13 +1,11 @@
 //! Loading weights into a generated model: file formats, torchvision-name remapping,
 //! validation (missing / unexpected / misshapen / non-finite tensors), sha256.
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use burn_store::{
     ApplyResult, BurnpackStore, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore,
     SafetensorsStore,
 };
-use sha2::{Digest, Sha256};
 
 use crate::ProbeError;
 use crate::graph::{GraphInfo, Net, with_snapshot};
@@ -229,40 +227,19 @@ fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
         .unwrap_or_default()
 }
 
-/// sha256 of a file, hex.
+/// sha256 of a weights file ([`task2vec_common::sha256_file`]), as a probe error naming it.
 pub(crate) fn sha256_file(path: &Path) -> Result<String, ProbeError> {
-    let io = |source| ProbeError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
+    task2vec_common::sha256_file(path).map_err(|e| ProbeError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
-pub(crate) fn sha256_bytes(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
+pub(crate) use task2vec_common::sha256_bytes;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `$TASK2VEC_HOME`, default `~/.cache/task2vec`.
+/// The data home, `$TASK2VEC_HOME` (default `~/.cache/task2vec`): weights are read from its
+/// `probes/` folder, where `cargo xtask fetch-probe` installs them. The rule is
+/// [`task2vec_common::home_dir`]'s, shared with the dataset fetcher.
 pub fn cache_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("TASK2VEC_HOME") {
-        return PathBuf::from(home);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("task2vec")
+    task2vec_common::home_dir()
 }

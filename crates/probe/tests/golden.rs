@@ -32,7 +32,7 @@ fn resnet34_matches_pytorch() {
 fn layouts_match_the_paper() {
     let device = Device::flex();
     let r34 = Probe::with_formula_weights(ProbeKind::Resnet34, &device).unwrap();
-    // REFERENCE.md: ResNet-34 has 36 conv modules and 8,512 filters; ResNet-18 20 and 4,800.
+    // docs/reference.md §5: ResNet-34 has 36 conv modules and 8,512 filters; ResNet-18 20 and 4,800.
     assert_eq!(r34.conv_layout().len(), 36);
     assert_eq!(r34.total_filters(), 8512);
     assert_eq!(r34.split_points()[6].name, "layer3");
@@ -40,7 +40,7 @@ fn layouts_match_the_paper() {
         r34.conv_layout()[r34.split_points()[6].first_conv].name,
         "layer3.0.conv1"
     );
-    // Filters from layer3 on: 6,912 (REFERENCE.md, skip_layers = 6).
+    // Filters from layer3 on: 6,912 (docs/reference.md §5, skip_layers = 6).
     let after: usize = r34.conv_layout()[r34.split_points()[6].first_conv..]
         .iter()
         .map(|c| c.out_channels)

@@ -1,6 +1,7 @@
 //! EfficientNet-Lite0 with its real ImageNet weights: numbers against PyTorch and classes of
-//! real photos. Needs the assets of ci/probe/fetch_test_assets.sh in $TASK2VEC_TEST_ASSETS;
-//! skipped (loudly) only when that variable is unset.
+//! real photos. Needs the assets of ci/probe/fetch_test_assets.sh in $TASK2VEC_TEST_ASSETS:
+//! without them these tests fail under `CI=true` and are skipped loudly elsewhere
+//! (`common::test_assets`).
 mod common;
 
 use std::path::PathBuf;
@@ -11,16 +12,7 @@ use task2vec_probe::imagenet::{class_name, top_k};
 use task2vec_probe::{Probe, ProbeKind};
 
 fn assets() -> Option<PathBuf> {
-    match std::env::var_os("TASK2VEC_TEST_ASSETS") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => {
-            eprintln!(
-                "\n*** SKIPPED: TASK2VEC_TEST_ASSETS is unset; run ci/probe/fetch_test_assets.sh and set it \
-                 to test EfficientNet-Lite0's ImageNet weights ***\n"
-            );
-            None
-        }
-    }
+    test_assets("EfficientNet-Lite0's ImageNet weights")
 }
 
 fn load(dir: &std::path::Path) -> Probe {

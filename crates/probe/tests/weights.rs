@@ -173,13 +173,60 @@ fn unreadable_files_are_errors() {
     assert!(msg.contains("garbage.pth"), "{msg}");
 }
 
+/// Runs the `#[ignore]`d test `name` of this binary in a child process with `env`: the only
+/// race-free way to test code that reads the process environment (`set_var` in a test is
+/// unsound: the harness runs tests on threads, and other tests read the environment too).
+fn run_in_child(name: &str, env: &[(&str, &std::ffi::OsStr)]) {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["--ignored", "--exact", "--nocapture", name]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child test {name} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The message when no weights are cached, checked in a child process (see [`run_in_child`])
+/// whose `EXPECT_PROBES_DIR` says where `$TASK2VEC_HOME` should have sent the loader.
 #[test]
-fn no_cached_weights_says_how_to_fetch_them() {
-    // Only this test in this binary reads TASK2VEC_HOME, so setting it is race-free.
-    let dir = TempDir::new();
-    unsafe { std::env::set_var("TASK2VEC_HOME", dir.path()) };
+#[ignore = "run by no_cached_weights_says_how_to_fetch_them in a child process"]
+fn child_no_cached_weights() {
+    let want = std::env::var_os("EXPECT_PROBES_DIR").expect("run by its parent test");
     let msg = Probe::load(ProbeKind::Resnet34, None, &Device::flex())
         .unwrap_err()
         .to_string();
     assert!(msg.contains("cargo xtask fetch-probe resnet34"), "{msg}");
+    let want = Path::new(&want).join("resnet34.pth");
+    assert!(msg.contains(&want.display().to_string()), "{msg}");
+}
+
+#[test]
+fn no_cached_weights_says_how_to_fetch_them() {
+    let home = TempDir::new();
+    let probes = home.path().join("probes");
+    run_in_child(
+        "child_no_cached_weights",
+        &[
+            ("TASK2VEC_HOME", home.path().as_os_str()),
+            ("EXPECT_PROBES_DIR", probes.as_os_str()),
+        ],
+    );
+    // An empty TASK2VEC_HOME counts as unset (it once meant "the current directory" here and
+    // "the default" to `cargo xtask fetch-probe`): the loader looks in ~/.cache/task2vec.
+    let user = TempDir::new();
+    let probes = user.path().join(".cache/task2vec/probes");
+    run_in_child(
+        "child_no_cached_weights",
+        &[
+            ("TASK2VEC_HOME", "".as_ref()),
+            ("HOME", user.path().as_os_str()),
+            ("EXPECT_PROBES_DIR", probes.as_os_str()),
+        ],
+    );
 }

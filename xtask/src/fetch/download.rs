@@ -128,7 +128,7 @@ fn fetch_to_part(url: &str, part: &Path) -> anyhow::Result<String> {
     {
         bail!("connection closed after {received} of {l} bytes; run again to resume");
     }
-    Ok(hex(&hasher.finalize()))
+    Ok(task2vec_common::hex(&hasher.finalize()))
 }
 
 fn progress_bar(total: Option<u64>, what: &str) -> indicatif::ProgressBar {
@@ -147,15 +147,9 @@ fn progress_bar(total: Option<u64>, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// sha256 of a file as hex ([`task2vec_common::sha256_file`]; the error names the file).
 pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).with_context(|| format!("reading {}", path.display()))?;
-    Ok(hex(&h.finalize()))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(task2vec_common::sha256_file(path)?)
 }
 
 #[cfg(test)]
@@ -176,7 +170,7 @@ mod tests {
     }
 
     fn sha(bytes: &[u8]) -> String {
-        hex(&Sha256::digest(bytes))
+        task2vec_common::sha256_bytes(bytes)
     }
 
     #[test]

@@ -25,9 +25,10 @@ pub struct TaskResult {
     pub seconds: f64,
 }
 
-/// Taxonomic distance of two tasks (the data crate's definition), as f64 for the matrices.
+/// Taxonomic distance of two tasks ([`task2vec_common::taxonomic_distance`], lineages root
+/// first), as f64 for the matrices.
 pub fn taxonomic_distance(a: &[String], b: &[String]) -> f64 {
-    task2vec_data::suite::lineage_distance(a, b) as f64
+    task2vec_common::taxonomic_distance(a, b) as f64
 }
 
 pub fn taxonomy_matrix(tasks: &[TaskResult]) -> Array2<f64> {

@@ -19,16 +19,11 @@ pub struct RunInfo {
     pub total_seconds: f64,
 }
 
-/// Writes `path` atomically (temp file in the same directory, then rename).
+/// Writes `path` atomically ([`task2vec_common::write_file_atomic`]), creating its directory.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
-    ));
-    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+    Ok(task2vec_common::write_file_atomic(path, contents.as_bytes())?)
 }
 
 /// E2's curves as an SVG line chart (k on x, average taxonomic distance on y).

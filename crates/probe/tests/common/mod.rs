@@ -1,7 +1,32 @@
 //! Helpers shared by the probe's integration tests.
 #![allow(dead_code)]
+use std::path::PathBuf;
+
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
+
+/// The folder of fetched test assets (`$TASK2VEC_TEST_ASSETS`, filled by
+/// ci/probe/fetch_test_assets.sh, which ci/test.sh runs), for tests that need real weights or
+/// photos. `None` — after a loud message — lets a developer without the assets run the rest;
+/// under `CI=true` missing assets are a test FAILURE, so CI can never pass by skipping them.
+pub fn test_assets(what: &str) -> Option<PathBuf> {
+    let in_ci = std::env::var_os("CI").is_some_and(|v| v == "true");
+    let missing = match std::env::var_os("TASK2VEC_TEST_ASSETS").filter(|v| !v.is_empty()) {
+        Some(dir) if PathBuf::from(&dir).is_dir() => return Some(PathBuf::from(dir)),
+        Some(dir) => format!(
+            "TASK2VEC_TEST_ASSETS={} is not a directory",
+            PathBuf::from(dir).display()
+        ),
+        None => "TASK2VEC_TEST_ASSETS is unset".to_string(),
+    };
+    let message = format!(
+        "{missing}: cannot test {what}; run ci/probe/fetch_test_assets.sh DIR and set \
+         TASK2VEC_TEST_ASSETS=DIR (ci/test.sh does both)"
+    );
+    assert!(!in_ci, "CI=true and {message}");
+    eprintln!("\n*** SKIPPED (not in CI): {message} ***\n");
+    None
+}
 
 /// A golden file from tests/golden (written by ci/probe/export_*.py).
 pub fn golden(name: &str) -> Value {
