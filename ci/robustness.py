@@ -204,6 +204,8 @@ class Sweep:
                 a = "task2vec"
             elif a == str(self.xtask):
                 a = "cargo xtask"
+            elif Path(a).name == "setpriv":
+                a = "setpriv"
             words.append(a.replace(str(self.work), "$W").replace(str(ROOT) + "/", ""))
         return " ".join(words)
 
@@ -443,14 +445,12 @@ class Sweep:
             out = self.out_dir(name)
             argv = [bin_, "embed", root, *EMBED, "--quiet", "--out", out / "e.json"]
             if drop is None:
-                if os.geteuid() == 0:
-                    self.setup_failed(g, label, "running as root and setpriv cannot drop CAP_DAC_OVERRIDE, "
-                                      "so mode 000 does not stop the read")
-                    continue
-                note = "run as an ordinary user"
-            else:
-                argv = drop + argv
-                note = "root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH, via setpriv" if os.geteuid() == 0 else ""
+                self.setup_failed(g, label, "running as root and setpriv cannot drop CAP_DAC_OVERRIDE, "
+                                  "so mode 000 does not stop the read")
+                (root / target).chmod(0o755)
+                continue
+            argv = drop + argv
+            note = "root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH, via setpriv" if drop else ""
             self.case(g, label, argv, bad_file=Path(target).name, outputs=[out / "e.json"], watch=[out], note=note)
             (root / target).chmod(0o755)
 
