@@ -461,3 +461,57 @@ fn refuses_embedded_weights_without_their_static() {
     let e = rewrite(&source, Weights::Embedded).unwrap_err();
     assert_mentions(&e, &["expected `static EMBEDDED_STATES`"]);
 }
+
+#[test]
+fn refuses_the_linear_layer_before_the_pooling() {
+    let body = "
+        let conv2d1_out1 = self.conv2d1.forward(input);
+        let batchnormalization1_out1 = self.batchnormalization1.forward(conv2d1_out1);
+        let conv2d2_out1 = self.conv2d2.forward(batchnormalization1_out1);
+        let linear1_out1 = self.linear1.forward(conv2d2_out1);
+        let globalaveragepool1_out1 = self.globalaveragepool1.forward(linear1_out1);
+        globalaveragepool1_out1.flatten::<2>(1, 3)
+    ";
+    let e = refused(&model(FIELDS, body));
+    assert_mentions(
+        &e,
+        &[
+            "statement 4",
+            "the last linear layer comes before the global pooling (statement 5)",
+        ],
+    );
+}
+
+#[test]
+fn refuses_an_unused_input() {
+    let body = good_body_with(
+        "self.conv2d1.forward(input)",
+        "self.conv2d1.forward(zeros())",
+    );
+    let e = refused(&model(FIELDS, &body));
+    assert_mentions(
+        &e,
+        &[
+            "expected only the input `input` to be live at the start",
+            "found {}",
+        ],
+    );
+}
+
+#[test]
+fn refuses_two_live_variables_before_the_head() {
+    // The tail reads the pooled map as well as the logits: it is live across the head.
+    let body = good_body_with(
+        "        linear1_out1\n",
+        "        linear1_out1.add(globalaveragepool1_out1.flatten::<2>(1, 3))\n",
+    );
+    let e = refused(&model(FIELDS, &body));
+    assert_mentions(
+        &e,
+        &[
+            "statement 8",
+            "exactly one variable live before the classification layer",
+            "globalaveragepool1_out1",
+        ],
+    );
+}
