@@ -83,9 +83,9 @@ fn fetch(name: &str, from: Option<PathBuf>) -> anyhow::Result<()> {
         None if name == "efficientnet-lite0" => fetch_effnet(&dir)?,
         None => fetch_torchvision(name, &dir)?,
     };
-    std::fs::write(
-        dir.join(format!("{name}.sha256")),
-        format!("{sha}  {}\n", file_name(&dest)),
+    task2vec_common::write_file_atomic(
+        &dir.join(format!("{name}.sha256")),
+        format!("{sha}  {}\n", file_name(&dest)).as_bytes(),
     )?;
     println!("{name}: {} (sha256 {sha})", dest.display());
     Ok(())
