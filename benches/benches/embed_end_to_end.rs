@@ -62,12 +62,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         method,
         skip_layers: skip,
         max_samples: Some(max_samples),
+        input_size: Some(size),
         ..EmbedOptions::default()
     };
     let clock = StageClock::default();
     let start = Instant::now();
     let (embedding, report) = Task2Vec::new(&probe, options, &device)?
-        .with_input_size(size)
         .embed(&dataset, &clock)?;
     let total = start.elapsed().as_secs_f64();
     let stages: serde_json::Map<String, serde_json::Value> = clock

@@ -49,9 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = EmbedOptions {
         skip_layers: skip,
         max_samples: Some(max_samples),
+        input_size: Some(size),
         ..EmbedOptions::default()
     };
-    let pipeline = Task2Vec::new(&probe, options.clone(), &device)?.with_input_size(size);
+    let pipeline = Task2Vec::new(&probe, options.clone(), &device)?;
     let dataset = pipeline.select(&Dataset::open(&PathBuf::from(&data))?)?;
     let cache = pipeline.cache(&dataset, &Silent)?;
     let classes = dataset.classes().len();

@@ -89,6 +89,7 @@ pub fn run(args: Args) -> Result<()> {
         let result = match (!args.fresh)
             .then(|| embed::load_finished(&dir, task))
             .flatten()
+            .filter(|done| embedder.made(done))
         {
             Some(done) => done,
             None => {
@@ -181,9 +182,11 @@ fn write_outputs(dir: &Path, tasks: &[TaskResult], a: &analysis::Analysis) -> Re
             &map,
         )?;
     }
-    report::write_atomic(&dir.join("E2-top-k.svg"), &report::top_k_svg(&a.top_k))?;
-    report::write_atomic(&dir.join("E2-top-k.csv"), &report::top_k_csv(&a.top_k))?;
-    report::write_atomic(&dir.join("tasks.csv"), &report::tasks_csv(tasks, a))?;
+    for ext in ["png", "svg"] {
+        report::top_k_chart(&a.top_k, &dir.join(format!("E2-top-k.{ext}")))?;
+    }
+    report::write_atomic(&dir.join("E2-top-k.csv"), &report::top_k_csv(&a.top_k)?)?;
+    report::write_atomic(&dir.join("tasks.csv"), &report::tasks_csv(tasks, a)?)?;
     Ok(())
 }
 

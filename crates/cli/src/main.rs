@@ -1,5 +1,5 @@
 //! `task2vec`: the command-line front end. Argument parsing and printing only; every piece of
-//! logic a library user could need lives in the library crates (DESIGN.md invariant 6).
+//! logic a library user could need lives in the library crates (docs/design.md invariant 6).
 use clap::{Parser, Subcommand};
 
 mod cmd;

@@ -128,3 +128,89 @@ fn one_class_a_wrong_probe_file_and_an_unknown_class_are_clear_errors() {
     assert_clear_error(&run, &["weights.safetensors"]);
     assert!(!out.exists());
 }
+
+/// The options `task2vec embed` resolves, as its `--print-options` reports them.
+fn printed_options(extra: &[&str]) -> serde_json::Value {
+    let out = bin()
+        .args(["embed", "unused-data-dir", "--probe", "tiny-resnet", "--print-options"])
+        .args(extra)
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("--print-options prints JSON")
+}
+
+/// The library's resolution of `options` for the same probe.
+fn library_options(options: task2vec_fisher::EmbedOptions) -> serde_json::Value {
+    let device = task2vec_probe::device_from_name("cpu").unwrap();
+    let probe = task2vec_probe::Probe::tiny(&device);
+    serde_json::to_value(options.resolve(&probe).unwrap()).unwrap()
+}
+
+#[test]
+fn the_cli_resolves_the_same_options_as_the_library() {
+    use task2vec_fisher::{BatchNormMode, EmbedOptions, FisherMethod};
+    assert_eq!(printed_options(&[]), library_options(EmbedOptions::default()));
+    // The BatchNorm mode of montecarlo-batch is the method's default wherever it is resolved.
+    let batch = printed_options(&["--method", "montecarlo-batch"]);
+    assert_eq!(
+        batch,
+        library_options(EmbedOptions {
+            method: FisherMethod::MontecarloBatch,
+            ..EmbedOptions::default()
+        })
+    );
+    assert_eq!(batch["batch_norm"], "train", "{batch}");
+    assert_eq!(batch["include_bn_gamma"], true, "{batch}");
+    let mut given = EmbedOptions {
+        method: FisherMethod::Exact,
+        seed: 9,
+        input_size: Some(48),
+        batch_norm: Some(BatchNormMode::Eval),
+        fisher_batch_size: 3,
+        ..EmbedOptions::default()
+    };
+    given.head.epochs = 2;
+    let printed = printed_options(&[
+        "--method",
+        "exact",
+        "--seed",
+        "9",
+        "--input-size",
+        "48",
+        "--batch-norm",
+        "eval",
+        "--fisher-batch-size",
+        "3",
+        "--head-epochs",
+        "2",
+    ]);
+    assert_eq!(printed, library_options(given));
+    assert_eq!(printed["input_size"], 48);
+}
+
+#[test]
+fn invalid_options_fail_before_any_work_with_the_option_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_folder(&data, &["a", "b"], 2);
+    let out = dir.path().join("e.json");
+    for (args, needle) in [
+        (&["--fisher-batch-size", "0"][..], "invalid option `fisher-batch-size`"),
+        (&["--head-epochs", "0"][..], "invalid option `head-epochs`"),
+        (&["--method", "variational", "--batch-norm", "train"][..], "invalid option `batch-norm`"),
+        (&["--skip-layers", "99"][..], "invalid option `skip-layers`"),
+        (&["--input-size", "4"][..], "cannot run at 4×4 pixels"),
+    ] {
+        let run = bin()
+            .arg("embed")
+            .arg(&data)
+            .args(["--probe", "tiny-resnet", "--quiet", "--out"])
+            .arg(&out)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_clear_error(&run, &[needle]);
+        assert!(!out.exists());
+    }
+}

@@ -14,10 +14,10 @@
 
 use ndarray::{Array1, Array2};
 
-use crate::distance::{Metric, distance};
-use crate::embedding::{Embedding, Provenance};
+use crate::distance::{Metric, distance_with};
+use crate::embedding::{Compatibility, Embedding, Provenance};
 use crate::error::{Error, Result};
-use crate::matrix::{cdist, pdist};
+use crate::matrix::{cdist_with, pdist_with};
 
 /// α of the paper (ResNet-34).
 pub const DEFAULT_ALPHA: f64 = 0.15;
@@ -26,9 +26,11 @@ pub const DEFAULT_ALPHA: f64 = 0.15;
 pub const SYMMETRIC_METRIC: Metric = Metric::Cosine;
 
 /// Trivial embedding of `e`: `supplied` when given, else `e`'s prior (`hessian := scale`).
+/// A supplied t₀ is made by whatever estimator defines "no task" (typically the variational
+/// prior), so only the structural rules apply to it ([`Compatibility::Structural`]).
 pub fn trivial_embedding(e: &Embedding, supplied: Option<&Embedding>) -> Result<Embedding> {
     if let Some(t0) = supplied {
-        e.check_comparable(t0)?;
+        e.check_comparable_with(t0, Compatibility::Structural)?;
         return Ok(t0.clone());
     }
     if !e.has_prior() {
@@ -50,7 +52,12 @@ pub fn trivial_embedding(e: &Embedding, supplied: Option<&Embedding>) -> Result<
 
 /// Complexity of a task: `d_sym(t, t₀)`, its distance from the trivial embedding.
 pub fn complexity(e: &Embedding, trivial: Option<&Embedding>) -> Result<f64> {
-    distance(e, &trivial_embedding(e, trivial)?, SYMMETRIC_METRIC)
+    distance_with(
+        e,
+        &trivial_embedding(e, trivial)?,
+        SYMMETRIC_METRIC,
+        Compatibility::Structural,
+    )
 }
 
 /// Complexities of many embeddings.
@@ -81,14 +88,27 @@ pub fn l1_norm_per_layer(e: &Embedding) -> Vec<(String, f64)> {
         .collect()
 }
 
-/// `d_asym(source → target)`.
+/// `d_asym(source → target)`, refusing embeddings not comparable under
+/// [`Compatibility::Strict`].
 pub fn asymmetric_distance(
     source: &Embedding,
     target: &Embedding,
     alpha: f64,
     trivial: Option<&Embedding>,
 ) -> Result<f64> {
-    Ok(distance(source, target, SYMMETRIC_METRIC)? - alpha * complexity(source, trivial)?)
+    asymmetric_distance_with(source, target, alpha, trivial, Compatibility::Strict)
+}
+
+/// [`asymmetric_distance`] with an explicit [`Compatibility`] rule between source and target.
+pub fn asymmetric_distance_with(
+    source: &Embedding,
+    target: &Embedding,
+    alpha: f64,
+    trivial: Option<&Embedding>,
+    compat: Compatibility,
+) -> Result<f64> {
+    Ok(distance_with(source, target, SYMMETRIC_METRIC, compat)?
+        - alpha * complexity(source, trivial)?)
 }
 
 /// `D[i][j] = d_asym(e_i → e_j)`: rows are sources, columns targets. The diagonal is
@@ -98,8 +118,18 @@ pub fn asymmetric_pdist(
     alpha: f64,
     trivial: Option<&Embedding>,
 ) -> Result<Array2<f64>> {
+    asymmetric_pdist_with(embeddings, alpha, trivial, Compatibility::Strict)
+}
+
+/// [`asymmetric_pdist`] with an explicit [`Compatibility`] rule between the embeddings.
+pub fn asymmetric_pdist_with(
+    embeddings: &[Embedding],
+    alpha: f64,
+    trivial: Option<&Embedding>,
+    compat: Compatibility,
+) -> Result<Array2<f64>> {
     let c = complexities(embeddings, trivial)?;
-    let mut d = pdist(embeddings, SYMMETRIC_METRIC)?;
+    let mut d = pdist_with(embeddings, SYMMETRIC_METRIC, compat)?;
     for (mut row, ci) in d.rows_mut().into_iter().zip(c.iter()) {
         row.mapv_inplace(|v| v - alpha * ci);
     }
@@ -113,8 +143,19 @@ pub fn asymmetric_cdist(
     alpha: f64,
     trivial: Option<&Embedding>,
 ) -> Result<Array2<f64>> {
+    asymmetric_cdist_with(sources, targets, alpha, trivial, Compatibility::Strict)
+}
+
+/// [`asymmetric_cdist`] with an explicit [`Compatibility`] rule between sources and targets.
+pub fn asymmetric_cdist_with(
+    sources: &[Embedding],
+    targets: &[Embedding],
+    alpha: f64,
+    trivial: Option<&Embedding>,
+    compat: Compatibility,
+) -> Result<Array2<f64>> {
     let c = complexities(sources, trivial)?;
-    let mut d = cdist(sources, targets, SYMMETRIC_METRIC)?;
+    let mut d = cdist_with(sources, targets, SYMMETRIC_METRIC, compat)?;
     for (mut row, ci) in d.rows_mut().into_iter().zip(c.iter()) {
         row.mapv_inplace(|v| v - alpha * ci);
     }

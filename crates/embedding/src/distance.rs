@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use ndarray::Array2;
 
-use crate::embedding::Embedding;
+use crate::embedding::{Compatibility, Embedding};
 use crate::error::{Error, Result};
 
 /// The ε REF adds to `h₀ + h₁` in `cosine` and `entropy` (absolute, not relative).
@@ -106,10 +106,21 @@ impl FromStr for Metric {
     }
 }
 
-/// Distance `metric(a, b)`. Errors when the embeddings are not comparable (different probe or
-/// layout) or the metric needs positive Fisher values and meets a zero.
+/// Distance `metric(a, b)`. Errors when the embeddings are not comparable under
+/// [`Compatibility::Strict`] (different probe, layout, kind, estimator or input size) or the
+/// metric needs positive Fisher values and meets a zero.
 pub fn distance(a: &Embedding, b: &Embedding, metric: Metric) -> Result<f64> {
-    a.check_comparable(b)?;
+    distance_with(a, b, metric, Compatibility::Strict)
+}
+
+/// [`distance`] with an explicit [`Compatibility`] rule.
+pub fn distance_with(
+    a: &Embedding,
+    b: &Embedding,
+    metric: Metric,
+    compat: Compatibility,
+) -> Result<f64> {
+    a.check_comparable_with(b, compat)?;
     let pa = Prepared::new(std::slice::from_ref(a), metric)?;
     let pb = Prepared::new(std::slice::from_ref(b), metric)?;
     Ok(pair(&pa, 0, &pb, 0))
@@ -510,7 +521,6 @@ mod kernels {
         }
         sum
     }
-}
 
     /// The portable kernels are what every non-x86 machine (and any x86 CPU without AVX2/FMA)
     /// runs, so on x86 they are checked against the AVX2 ones they stand in for.
@@ -634,3 +644,4 @@ mod kernels {
             assert_eq!(dots(&x, &y).map(f64::to_bits), d.map(f64::to_bits));
         }
     }
+}

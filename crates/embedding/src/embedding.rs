@@ -108,6 +108,39 @@ pub struct EstimatorInfo {
     pub hyperparameters: BTreeMap<String, serde_json::Value>,
 }
 
+/// What an embedding describes. Distances between different kinds are meaningless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmbeddingKind {
+    /// A task embedding: the Fisher of a task head's loss (labels matter).
+    Task,
+    /// A domain embedding: probe activations alone (labels ignored).
+    Domain,
+}
+
+impl EmbeddingKind {
+    /// The name used in provenance and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            EmbeddingKind::Task => "task",
+            EmbeddingKind::Domain => "domain",
+        }
+    }
+}
+
+/// How much two embeddings' provenance must agree before a distance between them is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compatibility {
+    /// Same probe, weights and layout, and — where both record them — the same kind
+    /// (task/domain), estimator and input size. The default: a number computed across
+    /// estimators or input sizes compares the settings as much as the tasks.
+    #[default]
+    Strict,
+    /// Only the structural rules (same probe, weights and layout), for deliberate comparisons
+    /// across estimators, input sizes or kinds (the CLI's `--force`).
+    Structural,
+}
+
 /// What identifies the data a task was embedded from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatasetFingerprint {
@@ -129,6 +162,12 @@ pub struct Provenance {
     /// Probe network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeId>,
+    /// Task or domain embedding (absent in files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EmbeddingKind>,
+    /// Square input size in pixels the probe ran at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_size: Option<usize>,
     /// Fisher estimator and its hyperparameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimator: Option<EstimatorInfo>,
@@ -153,6 +192,8 @@ impl Default for Provenance {
         Provenance {
             task: None,
             probe: None,
+            kind: None,
+            input_size: None,
             estimator: None,
             seed: None,
             skip_layers: None,
@@ -280,14 +321,49 @@ impl Embedding {
         self.scale.iter().any(|&s| s != 1.0)
     }
 
-    /// Check that `self` and `other` can be compared: same probe (when both record one),
-    /// same layout.
+    /// Check that `self` and `other` can be compared under [`Compatibility::Strict`].
     pub fn check_comparable(&self, other: &Embedding) -> Result<()> {
+        self.check_comparable_with(other, Compatibility::Strict)
+    }
+
+    /// Check that `self` and `other` can be compared: always the same probe (when both record
+    /// one) and layout; under [`Compatibility::Strict`] also the same kind, estimator and input
+    /// size wherever both embeddings record them (an embedding that records nothing, e.g. one
+    /// imported from the reference code, is not refused for what it does not say).
+    pub fn check_comparable_with(&self, other: &Embedding, compat: Compatibility) -> Result<()> {
         let incompatible = |reason: String| Error::Incompatible {
             a: self.name().to_string(),
             b: other.name().to_string(),
             reason,
         };
+        if compat == Compatibility::Strict {
+            let (ma, mb) = (&self.meta, &other.meta);
+            let settings = |what: &str, a: String, b: String| Error::MixedSettings {
+                a: self.name().to_string(),
+                b: other.name().to_string(),
+                what: what.to_string(),
+                values: format!("{a} vs {b}"),
+            };
+            if let (Some(ka), Some(kb)) = (ma.kind, mb.kind)
+                && ka != kb
+            {
+                return Err(settings(
+                    "kind (task vs domain embedding)",
+                    ka.name().into(),
+                    kb.name().into(),
+                ));
+            }
+            if let (Some(ea), Some(eb)) = (&ma.estimator, &mb.estimator)
+                && ea.name != eb.name
+            {
+                return Err(settings("estimator", ea.name.clone(), eb.name.clone()));
+            }
+            if let (Some(sa), Some(sb)) = (ma.input_size, mb.input_size)
+                && sa != sb
+            {
+                return Err(settings("input size", format!("{sa}²"), format!("{sb}²")));
+            }
+        }
         if let (Some(pa), Some(pb)) = (&self.meta.probe, &other.meta.probe)
             && pa != pb
         {

@@ -61,20 +61,42 @@ pub enum Error {
         /// What differs.
         reason: String,
     },
+    /// Two embeddings were made with different settings (estimator, input size, task vs
+    /// domain); their distance would measure the settings as much as the tasks.
+    #[error(
+        "refusing to compare {a:?} with {b:?}: different {what} ({values}); pass --force \
+         (library: Compatibility::Structural) to compare anyway"
+    )]
+    MixedSettings {
+        /// First embedding's name.
+        a: String,
+        /// Second embedding's name.
+        b: String,
+        /// Which setting differs.
+        what: String,
+        /// The two values.
+        values: String,
+    },
     /// A metric that divides by the Fisher values met a zero.
     #[error(
         "metric `{metric}` needs strictly positive Fisher values, but {name:?} has hessian[{index}] = 0"
     )]
     ZeroFisher {
+        /// The metric's name.
         metric: &'static str,
+        /// The embedding with the zero.
         name: String,
+        /// Position of the first zero.
         index: usize,
     },
     /// Unknown metric / linkage / option name.
     #[error("unknown {what} {name:?} (expected one of: {expected})")]
     UnknownName {
+        /// What kind of name (metric, linkage, ...).
         what: &'static str,
+        /// The name given.
         name: String,
+        /// The accepted names, comma-separated.
         expected: String,
     },
     /// The asymmetric distance needs a trivial embedding.
@@ -82,24 +104,18 @@ pub enum Error {
         "{name:?} has no prior (scale is all ones, e.g. a Monte-Carlo embedding), so its trivial \
          embedding is undefined: supply one (e.g. the embedding of the probe's pre-training task)"
     )]
-        /// The metric's name.
     NoTrivialEmbedding {
         /// The embedding without a prior.
         name: String,
     },
-        /// The embedding with the zero.
     /// A JSON document that is cut short.
-        /// Position of the first zero.
     #[error("truncated JSON ({0})")]
     TruncatedJson(String),
     /// A JSON document that is not a valid embedding.
     #[error("not a valid task2vec embedding JSON: {0}")]
     BadJson(String),
-        /// What kind of name (metric, linkage, ...).
     /// A JSON document from a newer (or unknown) format version.
-        /// The name given.
     #[error(
-        /// The accepted names, comma-separated.
         "embedding format_version {found} is not supported (this build reads version {supported}); upgrade task2vec"
     )]
     UnsupportedVersion {

@@ -35,9 +35,10 @@ pub use asymmetric::{
     DEFAULT_ALPHA, asymmetric_distance, asymmetric_pdist, complexity, trivial_embedding,
 };
 pub use cluster::{Dendrogram, LeafOrdering, Linkage, linkage, ordered_leaves};
-pub use distance::{EPSILON, Metric, distance};
+pub use distance::{EPSILON, Metric, distance, distance_with};
 pub use embedding::{
-    DatasetFingerprint, Embedding, EstimatorInfo, LayerSegment, Layout, ProbeId, Provenance,
+    Compatibility, DatasetFingerprint, Embedding, EmbeddingKind, EstimatorInfo, LayerSegment,
+    Layout, ProbeId, Provenance,
 };
 pub use error::{Error, Result};
-pub use matrix::{LabeledMatrix, cdist, pdist};
+pub use matrix::{LabeledMatrix, cdist, cdist_with, pdist, pdist_with};

@@ -12,7 +12,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 
 use crate::distance::{self, Acc, CHUNK, Metric, Prepared};
-use crate::embedding::Embedding;
+use crate::embedding::{Compatibility, Embedding};
 use crate::error::{Error, Result};
 use crate::io::{read_matrix_npy, write_atomic, write_matrix_npy};
 
@@ -22,25 +22,49 @@ const TILE: usize = 32;
 /// Every embedding must be comparable with the first (layout) and with the first one that
 /// records a probe (an embedding without provenance is compatible with any probe, so
 /// comparing with the first alone would let two different probes through).
-fn check_all_comparable<'a>(all: impl Iterator<Item = &'a Embedding> + Clone) -> Result<()> {
+/// The same holds for every recorded setting under [`Compatibility::Strict`]: each embedding is
+/// checked against the first one that records it.
+fn check_all_comparable<'a>(
+    all: impl Iterator<Item = &'a Embedding> + Clone,
+    compat: Compatibility,
+) -> Result<()> {
     let Some(first) = all.clone().next() else {
         return Ok(());
     };
-    let with_probe = all.clone().find(|e| e.meta().probe.is_some());
+    let meta = |pick: fn(&Embedding) -> bool| all.clone().find(|e| pick(e));
+    let witnesses = [
+        meta(|e| e.meta().probe.is_some()),
+        meta(|e| e.meta().kind.is_some()),
+        meta(|e| e.meta().estimator.is_some()),
+        meta(|e| e.meta().input_size.is_some()),
+    ];
     all.skip(1).try_for_each(|e| {
-        first.check_comparable(e)?;
-        with_probe.map_or(Ok(()), |p| p.check_comparable(e))
+        first.check_comparable_with(e, compat)?;
+        witnesses
+            .iter()
+            .flatten()
+            .try_for_each(|w| w.check_comparable_with(e, compat))
     })
 }
 
 /// Symmetric (or, for `asymmetric-kl`, full) matrix `D[i][j] = metric(e_i, e_j)`.
 /// As in REF, symmetric metrics get a zero diagonal without computing it.
+/// Refuses embeddings that are not comparable under [`Compatibility::Strict`].
 pub fn pdist(embeddings: &[Embedding], metric: Metric) -> Result<Array2<f64>> {
+    pdist_with(embeddings, metric, Compatibility::Strict)
+}
+
+/// [`pdist`] with an explicit [`Compatibility`] rule.
+pub fn pdist_with(
+    embeddings: &[Embedding],
+    metric: Metric,
+    compat: Compatibility,
+) -> Result<Array2<f64>> {
     let n = embeddings.len();
     if n == 0 {
         return Ok(Array2::zeros((0, 0)));
     }
-    check_all_comparable(embeddings.iter())?;
+    check_all_comparable(embeddings.iter(), compat)?;
     let p = Prepared::new(embeddings, metric)?;
     let mut out = Array2::zeros((n, n));
     let symmetric = metric.is_symmetric();
@@ -63,13 +87,24 @@ pub fn pdist(embeddings: &[Embedding], metric: Metric) -> Result<Array2<f64>> {
     Ok(out)
 }
 
-/// Rectangular matrix `D[i][j] = metric(from_i, to_j)`.
+/// Rectangular matrix `D[i][j] = metric(from_i, to_j)`, refusing embeddings that are not
+/// comparable under [`Compatibility::Strict`].
 pub fn cdist(from: &[Embedding], to: &[Embedding], metric: Metric) -> Result<Array2<f64>> {
+    cdist_with(from, to, metric, Compatibility::Strict)
+}
+
+/// [`cdist`] with an explicit [`Compatibility`] rule.
+pub fn cdist_with(
+    from: &[Embedding],
+    to: &[Embedding],
+    metric: Metric,
+    compat: Compatibility,
+) -> Result<Array2<f64>> {
     let (n, m) = (from.len(), to.len());
     if n == 0 || m == 0 {
         return Ok(Array2::zeros((n, m)));
     }
-    check_all_comparable(from.iter().chain(to))?;
+    check_all_comparable(from.iter().chain(to), compat)?;
     let p = Prepared::new(from, metric)?;
     let q = Prepared::new(to, metric)?;
     let mut out = Array2::zeros((n, m));

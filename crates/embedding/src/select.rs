@@ -2,11 +2,11 @@
 
 use ndarray::{Array2, ArrayView1};
 
-use crate::asymmetric::{DEFAULT_ALPHA, asymmetric_cdist};
+use crate::asymmetric::{DEFAULT_ALPHA, asymmetric_cdist_with};
 use crate::distance::Metric;
-use crate::embedding::Embedding;
+use crate::embedding::{Compatibility, Embedding};
 use crate::error::{Error, Result};
-use crate::matrix::cdist;
+use crate::matrix::cdist_with;
 
 /// Indices of the `k` smallest entries of `row`, skipping `exclude`, nearest first
 /// (ties broken by index).
@@ -62,21 +62,25 @@ pub struct RankedExpert {
 /// Rank experts (embeddings of the tasks they were trained on) for `task`, best first.
 /// With `exclude_same_task`, experts whose task name equals the task's are skipped (the
 /// paper's leave-one-out evaluation). `trivial` is needed by the asymmetric score for
-/// embeddings without a prior.
+/// embeddings without a prior. `compat` says how much the experts' and the task's provenance
+/// must agree ([`Compatibility::Strict`] unless the caller knows better).
 pub fn rank_experts(
     task: &Embedding,
     experts: &[Embedding],
     score: ExpertScore,
     trivial: Option<&Embedding>,
     exclude_same_task: bool,
+    compat: Compatibility,
 ) -> Result<Vec<RankedExpert>> {
     if experts.is_empty() {
         return Err(Error::InvalidArgument("no experts to choose from".into()));
     }
     let target = std::slice::from_ref(task);
     let scores = match score {
-        ExpertScore::Symmetric(metric) => cdist(experts, target, metric)?,
-        ExpertScore::Asymmetric { alpha } => asymmetric_cdist(experts, target, alpha, trivial)?,
+        ExpertScore::Symmetric(metric) => cdist_with(experts, target, metric, compat)?,
+        ExpertScore::Asymmetric { alpha } => {
+            asymmetric_cdist_with(experts, target, alpha, trivial, compat)?
+        }
     };
     let excluded = |e: &Embedding| {
         exclude_same_task && task.meta().task.is_some() && e.meta().task == task.meta().task

@@ -12,6 +12,9 @@ use crate::estimator::{FisherEstimate, FisherSegment, SegmentKey, host_f32};
 use crate::network::TappedNetwork;
 use crate::progress::Progress;
 
+/// The estimator name a domain embedding records in its provenance.
+pub const ESTIMATOR_NAME: &str = "domain-mean-abs-activation";
+
 /// Sums |conv output| per filter over samples and positions.
 #[derive(Default)]
 pub struct MeanActivationTap {
@@ -41,6 +44,7 @@ pub fn mean_activations(
     batch_size: usize,
     progress: &dyn Progress,
 ) -> Result<FisherEstimate> {
+    crate::options::positive("cache-batch-size", batch_size)?;
     let n = inputs.dims()[0];
     let mut tap = MeanActivationTap::default();
     progress.start("mean activations", n as u64);

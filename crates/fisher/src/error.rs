@@ -5,9 +5,14 @@ use thiserror::Error;
 /// user can act on; none of them is a panic.
 #[derive(Debug, Error)]
 pub enum FisherError {
-    /// An option has a value outside its domain (caught once, by [`crate::EmbedOptions::validate`]).
+    /// An option has a value outside its domain (caught once, by [`crate::EmbedOptions::resolve`]).
     #[error("invalid option `{name}`: {reason}")]
-    InvalidOption { name: &'static str, reason: String },
+    InvalidOption {
+        /// The option's name as the command line spells it.
+        name: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
 
     /// The task cannot be embedded as given (no samples, one class, labels out of range, ...).
     #[error("invalid task: {0}")]
@@ -21,17 +26,25 @@ pub enum FisherError {
     #[error("numerical failure: {0}")]
     Numerical(String),
 
-    /// The probe could not be used.
-    #[error("probe: {0}")]
-    Probe(String),
+    /// The probe could not be used (a tensor read-back, preprocessing, an input size, ...).
+    #[error(transparent)]
+    Probe(#[from] task2vec_probe::ProbeError),
 
-    /// The dataset could not be read.
-    #[error("dataset: {0}")]
-    Data(String),
+    /// The probe does not fit what the estimator needs (its layout disagrees with the taps).
+    #[error("probe: {0}")]
+    ProbeMismatch(String),
+
+    /// The dataset could not be read or is not a usable task; the source names the file.
+    #[error(transparent)]
+    Data(#[from] task2vec_data::DataError),
 
     /// The embedding could not be built from the estimate.
-    #[error("embedding: {0}")]
-    Embedding(String),
+    #[error(transparent)]
+    Embedding(#[from] task2vec_embedding::Error),
+
+    /// The options could not be recorded in the embedding's provenance.
+    #[error("recording the options in provenance: {0}")]
+    Provenance(#[from] serde_json::Error),
 }
 
 /// Shorthand used across the crate.

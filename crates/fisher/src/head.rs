@@ -14,9 +14,13 @@ use crate::sampler::{BalancedSampler, Stream, stream_rng};
 /// `logits = weight · features + bias`, weight row-major `[classes, dim]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinearHead {
+    /// Number of classes (rows of `weight`).
     pub classes: usize,
+    /// Feature dimension (columns of `weight`).
     pub dim: usize,
+    /// Row-major `[classes, dim]`.
     pub weight: Vec<f32>,
+    /// `[classes]`.
     pub bias: Vec<f32>,
 }
 
@@ -96,6 +100,7 @@ pub fn softmax(z: &[f64]) -> Vec<f64> {
 /// A fitted head and how well it fits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HeadFit {
+    /// The fitted head.
     pub head: LinearHead,
     /// Mean cross-entropy on all samples after the fit.
     pub loss: f64,
@@ -153,6 +158,7 @@ pub fn fit_head(
     seed: u64,
     progress: &dyn Progress,
 ) -> Result<HeadFit> {
+    options.validate()?;
     let n = labels.len();
     if n == 0 || !features.len().is_multiple_of(n) {
         return Err(FisherError::InvalidTask(format!(

@@ -1,4 +1,4 @@
-//! The per-sample Fisher kernel (DESIGN.md, "the per-sample Fisher kernel").
+//! The per-sample Fisher kernel (docs/design.md, "The per-sample Fisher kernel").
 //!
 //! With BatchNorm in eval mode the samples of a batch do not interact, so ONE backward pass of
 //! the summed loss gives every sample's gradient with respect to every conv's *output*:
@@ -31,13 +31,19 @@ use crate::options::BatchNormMode;
 /// How a conv saw its input: everything needed to unfold that input the same way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConvGeometry {
+    /// Input channels.
     pub in_channels: usize,
+    /// Output channels (filters).
     pub out_channels: usize,
+    /// Kernel height and width.
     pub kernel: [usize; 2],
+    /// Stride in height and width.
     pub stride: [usize; 2],
+    /// Dilation in height and width.
     pub dilation: [usize; 2],
     /// (before, after) padding of height and width, resolved for this input size.
     pub padding: [(usize, usize); 2],
+    /// Channel groups.
     pub groups: usize,
 }
 
@@ -301,6 +307,7 @@ pub struct OutputGradTap {
 }
 
 impl OutputGradTap {
+    /// A tap that records conv (and, when asked, BatchNorm γ) output gradients.
     pub fn new(with_bn_gamma: bool) -> Self {
         Self {
             with_bn_gamma,
@@ -405,6 +412,8 @@ enum Leaf {
 }
 
 impl WeightLeafTap {
+    /// A tap that makes every conv weight (and, when asked, BatchNorm γ) a gradient leaf, with
+    /// BatchNorm in `batch_norm` mode.
     pub fn new(batch_norm: BatchNormMode, with_bn_gamma: bool) -> Self {
         Self {
             batch_norm,

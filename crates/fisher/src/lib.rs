@@ -12,6 +12,7 @@
 //! * [`network`]: the [`TappedNetwork`] seam the estimators run on;
 //! * [`pipeline`]: [`Task2Vec`] — cache, head fit, Fisher, [`task2vec_embedding::Embedding`];
 //! * [`domain`]: the label-free domain embedding (mean |conv output| per filter);
+//! * [`linear_probe`]: the held-out error of a linear head on the probe's features;
 //! * [`testing`]: tiny conv nets for tests and benchmarks.
 //!
 //! ```
@@ -32,11 +33,14 @@
 //! let fisher = exact::estimate(&task, 4, false, &Silent).unwrap();
 //! assert_eq!(fisher.dim(), 4 + 6 + 6 + 8); // one value per filter of every conv
 //! ```
+#![warn(missing_docs)]
+
 pub mod domain;
 pub mod error;
 pub mod estimator;
 pub mod head;
 pub mod kernel;
+pub mod linear_probe;
 pub mod network;
 pub mod options;
 pub mod pipeline;
@@ -47,6 +51,6 @@ pub mod testing;
 pub use error::{FisherError, Result};
 pub use estimator::{FisherEstimate, FisherSegment, SegmentKey};
 pub use network::TappedNetwork;
-pub use options::{BatchNormMode, EmbedOptions, FisherMethod, LabelProposal};
+pub use options::{BatchNormMode, EmbedOptions, FisherMethod, LabelProposal, ResolvedOptions};
 pub use pipeline::{ActivationCache, EmbedReport, ProbeTail, Task2Vec};
 pub use progress::{Progress, Silent};

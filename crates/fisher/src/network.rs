@@ -10,7 +10,7 @@ use crate::estimator::SegmentKey;
 ///
 /// Implementations must call `tap.conv` for every conv and `tap.batch_norm` for every
 /// BatchNorm, in graph order, and must not keep state between calls (the estimators run it
-/// many times, DESIGN.md invariant 2).
+/// many times, docs/design.md invariant 2).
 pub trait TappedNetwork {
     /// Pooled penultimate features `[n, feature_dim]` of a batch of inputs at the split point.
     fn features(&self, input: Tensor<4>, tap: &mut dyn LayerTap) -> Tensor<2>;

@@ -1,12 +1,20 @@
-//! Hyperparameters of the pipeline, one struct per stage, validated once in
-//! [`EmbedOptions::validate`]. Every field is serialised into the embedding's provenance.
+//! Hyperparameters of the pipeline, one struct per stage.
 //!
-//! Defaults are REF's (REFERENCE.md §9) except where our estimator is different by design:
+//! [`EmbedOptions`] is what a caller writes (every field public, serde, partial: `None` means
+//! "the default for this method / probe"). [`EmbedOptions::resolve`] checks every value and
+//! every rule that involves the probe ONCE and returns [`ResolvedOptions`]: all defaults filled
+//! in, the only form the pipeline runs on and the form recorded in provenance. The CLI, xtask and
+//! library users all go through it, so one method name always computes one thing.
+//!
+//! Defaults are REF's (docs/reference.md §9) except where our estimator is different by design:
 //! `montecarlo` takes per-sample squared gradients with BatchNorm in eval mode.
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use task2vec_probe::Probe;
 
 use crate::error::{FisherError, Result, invalid};
 
@@ -34,6 +42,22 @@ impl FisherMethod {
             Self::Exact => "exact",
             Self::Variational => "variational",
         }
+    }
+
+    /// The BatchNorm mode a method runs in unless told otherwise: REF's batch estimator runs its
+    /// probe in `train()` mode (batch statistics); the per-sample estimators need samples that
+    /// do not interact, i.e. running statistics.
+    pub fn default_batch_norm(self) -> BatchNormMode {
+        match self {
+            Self::MontecarloBatch => BatchNormMode::Train,
+            Self::Montecarlo | Self::Exact | Self::Variational => BatchNormMode::Eval,
+        }
+    }
+
+    /// Whether BatchNorm γ values are part of the embedding unless told otherwise (REF: only
+    /// for its batch estimator, which takes every parameter's gradient).
+    pub fn default_include_bn_gamma(self) -> bool {
+        self == Self::MontecarloBatch
     }
 
     /// All methods, for help texts.
@@ -78,6 +102,16 @@ pub enum BatchNormMode {
     Train,
 }
 
+impl BatchNormMode {
+    /// The name used on the command line and in provenance.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Eval => "eval",
+            Self::Train => "train",
+        }
+    }
+}
+
 impl FromStr for BatchNormMode {
     type Err = FisherError;
     fn from_str(s: &str) -> Result<Self> {
@@ -101,6 +135,23 @@ pub struct SamplerOptions {
     pub batch_size: usize,
 }
 
+impl SamplerOptions {
+    /// Checks the sampler's values; `prefix` names it in the error (`head.sampler`, ...).
+    pub fn validate(&self, prefix: &'static str) -> Result<()> {
+        positive(prefix, self.batch_size)?;
+        if self.draws_per_epoch < self.batch_size {
+            return Err(invalid(
+                prefix,
+                format!(
+                    "draws per epoch ({}) must be at least one batch ({})",
+                    self.draws_per_epoch, self.batch_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for SamplerOptions {
     fn default() -> Self {
         Self {
@@ -113,11 +164,24 @@ impl Default for SamplerOptions {
 /// Fitting the task head (a linear classifier on the probe's pooled features).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HeadOptions {
+    /// Adam's learning rate (REF: 4e-4).
     pub learning_rate: f64,
     /// L2 penalty added to the gradient, as torch's `Adam(weight_decay=..)` (not AdamW).
     pub weight_decay: f64,
+    /// Passes of `sampler.draws_per_epoch` class-balanced draws (REF: 10).
     pub epochs: usize,
+    /// How training images are drawn.
     pub sampler: SamplerOptions,
+}
+
+impl HeadOptions {
+    /// Checks every value (called by [`crate::head::fit_head`] and [`EmbedOptions::resolve`]).
+    pub fn validate(&self) -> Result<()> {
+        finite_positive("head.learning-rate", self.learning_rate)?;
+        finite_non_negative("head.weight-decay", self.weight_decay)?;
+        positive("head-epochs", self.epochs)?;
+        self.sampler.validate("head.sampler")
+    }
 }
 
 impl Default for HeadOptions {
@@ -141,6 +205,14 @@ pub struct MonteCarloOptions {
     /// Where the sampled labels come from.
     #[serde(default)]
     pub proposal: LabelProposal,
+}
+
+impl MonteCarloOptions {
+    /// Checks every value (called by the estimator and by [`EmbedOptions::resolve`]).
+    pub fn validate(&self) -> Result<()> {
+        positive("mc-samples", self.samples_per_image)?;
+        positive("montecarlo.epochs", self.epochs)
+    }
 }
 
 impl Default for MonteCarloOptions {
@@ -170,6 +242,7 @@ pub enum LabelProposal {
 }
 
 impl LabelProposal {
+    /// The name used on the command line and in provenance.
     pub fn name(self) -> &'static str {
         match self {
             Self::Model => "model",
@@ -196,8 +269,18 @@ impl FromStr for LabelProposal {
 /// `montecarlo-batch`: REF's per-batch estimator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchEstimatorOptions {
+    /// Passes of `sampler.draws_per_epoch` draws (REF: 1).
     pub epochs: usize,
+    /// How images are drawn into batches (REF: 10,000 draws, batches of 64).
     pub sampler: SamplerOptions,
+}
+
+impl BatchEstimatorOptions {
+    /// Checks every value (called by the estimator and by [`EmbedOptions::resolve`]).
+    pub fn validate(&self) -> Result<()> {
+        positive("batch.epochs", self.epochs)?;
+        self.sampler.validate("batch.sampler")
+    }
 }
 
 impl Default for BatchEstimatorOptions {
@@ -209,9 +292,10 @@ impl Default for BatchEstimatorOptions {
     }
 }
 
-/// `variational`: REF's robust Fisher (REFERENCE.md §4.2).
+/// `variational`: REF's robust Fisher (docs/reference.md §4.2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VariationalOptions {
+    /// Passes of `sampler.draws_per_epoch` draws (REF: 2).
     pub epochs: usize,
     /// Weight of the compression (2·KL) term.
     pub beta: f64,
@@ -223,7 +307,27 @@ pub struct VariationalOptions {
     pub initial_variance_fraction: f64,
     /// Added to x² inside the variance convolution (REF's +0.01).
     pub input_variance_floor: f64,
+    /// How images are drawn into batches.
     pub sampler: SamplerOptions,
+}
+
+impl VariationalOptions {
+    /// Checks every value (called by the estimator and by [`EmbedOptions::resolve`]).
+    pub fn validate(&self) -> Result<()> {
+        positive("variational.epochs", self.epochs)?;
+        finite_non_negative("variational.beta", self.beta)?;
+        finite_positive(
+            "variational.logvar-learning-rate",
+            self.logvar_learning_rate,
+        )?;
+        finite_positive("variational.head-learning-rate", self.head_learning_rate)?;
+        finite_positive(
+            "variational.initial-variance-fraction",
+            self.initial_variance_fraction,
+        )?;
+        finite_non_negative("variational.input-variance-floor", self.input_variance_floor)?;
+        self.sampler.validate("variational.sampler")
+    }
 }
 
 impl Default for VariationalOptions {
@@ -240,9 +344,11 @@ impl Default for VariationalOptions {
     }
 }
 
-/// Everything `Task2Vec::embed` needs besides the probe and the data.
+/// Everything `Task2Vec::embed` needs besides the probe and the data, as a caller writes it.
+/// `None` fields take the default of the chosen method or probe when [resolved](Self::resolve).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EmbedOptions {
+    /// The Fisher estimator.
     pub method: FisherMethod,
     /// Split point of the probe: activations at this point are cached, the Fisher covers the
     /// layers after it (REF's `skip_layers`, numbered per probe).
@@ -252,10 +358,15 @@ pub struct EmbedOptions {
     pub max_samples: Option<usize>,
     /// The one user seed; every random stream is derived from it.
     pub seed: u64,
-    pub batch_norm: BatchNormMode,
-    /// Include BatchNorm γ in the embedding. `None`: the method's default (REF: yes for
-    /// `montecarlo-batch`, no otherwise).
+    /// BatchNorm mode during the Fisher estimate. `None`: the method's default
+    /// ([`FisherMethod::default_batch_norm`]).
+    pub batch_norm: Option<BatchNormMode>,
+    /// Include BatchNorm γ in the embedding. `None`: the method's default
+    /// ([`FisherMethod::default_include_bn_gamma`]).
     pub include_bn_gamma: Option<bool>,
+    /// Square input size in pixels. `None`: the probe's native size.
+    #[serde(default)]
+    pub input_size: Option<usize>,
     /// Images per forward while caching activations.
     pub cache_batch_size: usize,
     /// Images per forward/backward in the per-sample estimators (memory bound of the kernel).
@@ -263,9 +374,13 @@ pub struct EmbedOptions {
     /// Weight the Fisher's expectation over images so that every class counts equally (the
     /// distribution REF's balanced sampler draws from); otherwise every image counts equally.
     pub class_balanced_fisher: bool,
+    /// The task head's fit.
     pub head: HeadOptions,
+    /// `montecarlo`'s options.
     pub montecarlo: MonteCarloOptions,
+    /// `montecarlo-batch`'s options.
     pub batch: BatchEstimatorOptions,
+    /// `variational`'s options.
     pub variational: VariationalOptions,
 }
 
@@ -276,8 +391,9 @@ impl Default for EmbedOptions {
             skip_layers: 0,
             max_samples: None,
             seed: 0,
-            batch_norm: BatchNormMode::default(),
+            batch_norm: None,
             include_bn_gamma: None,
+            input_size: None,
             cache_batch_size: 64,
             fisher_batch_size: 32,
             class_balanced_fisher: true,
@@ -289,55 +405,44 @@ impl Default for EmbedOptions {
     }
 }
 
-impl EmbedOptions {
-    /// Whether BatchNorm γ values end up in the embedding.
-    pub fn bn_gamma_included(&self) -> bool {
-        self.include_bn_gamma
-            .unwrap_or(self.method == FisherMethod::MontecarloBatch)
+/// A batch size (or any count) must be at least 1.
+pub(crate) fn positive(name: &'static str, v: usize) -> Result<()> {
+    if v == 0 {
+        return Err(invalid(name, "must be at least 1"));
     }
+    Ok(())
+}
 
-    /// Checks every value once; the estimators rely on this and do not re-check.
+fn finite_positive(name: &'static str, v: f64) -> Result<()> {
+    if !(v.is_finite() && v > 0.0) {
+        return Err(invalid(
+            name,
+            format!("must be a finite positive number, got {v}"),
+        ));
+    }
+    Ok(())
+}
+
+fn finite_non_negative(name: &'static str, v: f64) -> Result<()> {
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(invalid(name, format!("must be finite and ≥ 0, got {v}")));
+    }
+    Ok(())
+}
+
+impl EmbedOptions {
+    /// Checks every rule that does not involve the probe (all of them but the split point and
+    /// the input size), with the method's defaults filled in. [`Self::resolve`] calls it.
     pub fn validate(&self) -> Result<()> {
-        fn positive(name: &'static str, v: usize) -> Result<()> {
-            if v == 0 {
-                return Err(invalid(name, "must be at least 1"));
-            }
-            Ok(())
-        }
-        fn finite_positive(name: &'static str, v: f64) -> Result<()> {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(invalid(
-                    name,
-                    format!("must be a finite positive number, got {v}"),
-                ));
-            }
-            Ok(())
-        }
-        fn finite_non_negative(name: &'static str, v: f64) -> Result<()> {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(invalid(name, format!("must be finite and ≥ 0, got {v}")));
-            }
-            Ok(())
-        }
-        fn sampler(prefix: &'static str, s: &SamplerOptions) -> Result<()> {
-            positive(prefix, s.batch_size)?;
-            if s.draws_per_epoch < s.batch_size {
-                return Err(invalid(
-                    prefix,
-                    format!(
-                        "draws per epoch ({}) must be at least one batch ({})",
-                        s.draws_per_epoch, s.batch_size
-                    ),
-                ));
-            }
-            Ok(())
-        }
         if let Some(0) = self.max_samples {
             return Err(invalid("max-samples", "must be at least 1"));
         }
         positive("cache-batch-size", self.cache_batch_size)?;
         positive("fisher-batch-size", self.fisher_batch_size)?;
-        if self.batch_norm == BatchNormMode::Train && self.method != FisherMethod::MontecarloBatch {
+        let batch_norm = self
+            .batch_norm
+            .unwrap_or(self.method.default_batch_norm());
+        if batch_norm == BatchNormMode::Train && self.method != FisherMethod::MontecarloBatch {
             return Err(invalid(
                 "batch-norm",
                 format!(
@@ -353,25 +458,98 @@ impl EmbedOptions {
                 "the variational estimator has no BatchNorm noise (REF learns conv filters only)",
             ));
         }
-        finite_positive("head.learning-rate", self.head.learning_rate)?;
-        finite_non_negative("head.weight-decay", self.head.weight_decay)?;
-        sampler("head.sampler", &self.head.sampler)?;
-        positive("mc-samples", self.montecarlo.samples_per_image)?;
-        positive("montecarlo.epochs", self.montecarlo.epochs)?;
-        positive("batch.epochs", self.batch.epochs)?;
-        sampler("batch.sampler", &self.batch.sampler)?;
-        let v = &self.variational;
-        positive("variational.epochs", v.epochs)?;
-        finite_non_negative("variational.beta", v.beta)?;
-        finite_positive("variational.logvar-learning-rate", v.logvar_learning_rate)?;
-        finite_positive("variational.head-learning-rate", v.head_learning_rate)?;
-        finite_positive(
-            "variational.initial-variance-fraction",
-            v.initial_variance_fraction,
-        )?;
-        finite_non_negative("variational.input-variance-floor", v.input_variance_floor)?;
-        sampler("variational.sampler", &v.sampler)?;
-        Ok(())
+        self.head.validate()?;
+        self.montecarlo.validate()?;
+        self.batch.validate()?;
+        self.variational.validate()
+    }
+
+    /// Checks every value and every rule that involves `probe` (split point in range with a
+    /// conv after it, input size the probe can run at), and fills in every default. The one
+    /// place where options become runnable.
+    pub fn resolve(&self, probe: &Probe) -> Result<ResolvedOptions> {
+        self.validate()?;
+        let splits = probe.split_points();
+        let Some(split) = splits.get(self.skip_layers) else {
+            return Err(invalid(
+                "skip-layers",
+                format!(
+                    "{} has split points 0..{} (got {})",
+                    probe.name(),
+                    splits.len() - 1,
+                    self.skip_layers
+                ),
+            ));
+        };
+        if split.first_conv >= probe.conv_layout().len() {
+            return Err(invalid(
+                "skip-layers",
+                format!(
+                    "no conv of {} after split point {} ({}): nothing to embed",
+                    probe.name(),
+                    self.skip_layers,
+                    split.name
+                ),
+            ));
+        }
+        let input_size = self.input_size.unwrap_or(probe.native_input_size());
+        probe.kind().check_input_size(input_size)?;
+        Ok(ResolvedOptions(EmbedOptions {
+            batch_norm: Some(self.batch_norm.unwrap_or(self.method.default_batch_norm())),
+            include_bn_gamma: Some(
+                self.include_bn_gamma
+                    .unwrap_or(self.method.default_include_bn_gamma()),
+            ),
+            input_size: Some(input_size),
+            ..self.clone()
+        }))
+    }
+}
+
+/// [`EmbedOptions`] checked against a probe with every default filled in: made only by
+/// [`EmbedOptions::resolve`], so holding one means every rule holds. Read the plain fields
+/// through `Deref`; the resolved ones through the accessors.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ResolvedOptions(EmbedOptions);
+
+impl ResolvedOptions {
+    /// The BatchNorm mode the estimator runs in.
+    pub fn batch_norm(&self) -> BatchNormMode {
+        self.0.batch_norm.expect("filled in by resolve")
+    }
+
+    /// Whether BatchNorm γ values are part of the embedding.
+    pub fn bn_gamma_included(&self) -> bool {
+        self.0.include_bn_gamma.expect("filled in by resolve")
+    }
+
+    /// Square input size in pixels.
+    pub fn input_size(&self) -> usize {
+        self.0.input_size.expect("filled in by resolve")
+    }
+
+    /// The options as written, with every default filled in.
+    pub fn as_options(&self) -> &EmbedOptions {
+        &self.0
+    }
+
+    /// Every option, flattened one level into a name → value map: what an embedding records as
+    /// its estimator's hyperparameters, so two embeddings were made alike iff these are equal.
+    pub fn hyperparameters(&self) -> Result<BTreeMap<String, serde_json::Value>> {
+        match serde_json::to_value(self)? {
+            serde_json::Value::Object(map) => Ok(map.into_iter().collect()),
+            other => Err(FisherError::Provenance(serde::ser::Error::custom(format!(
+                "options serialised to {other}, not to a map"
+            )))),
+        }
+    }
+}
+
+impl std::ops::Deref for ResolvedOptions {
+    type Target = EmbedOptions;
+    fn deref(&self) -> &EmbedOptions {
+        &self.0
     }
 }
 
@@ -391,7 +569,7 @@ mod tests {
     #[test]
     fn train_mode_batch_norm_needs_the_batch_estimator() {
         let mut o = EmbedOptions {
-            batch_norm: BatchNormMode::Train,
+            batch_norm: Some(BatchNormMode::Train),
             ..Default::default()
         };
         let err = o.validate().unwrap_err().to_string();
@@ -423,5 +601,16 @@ mod tests {
         let mut o = EmbedOptions::default();
         o.head.learning_rate = f64::NAN;
         assert!(o.validate().is_err());
+        for set in [
+            |o: &mut EmbedOptions| o.fisher_batch_size = 0,
+            |o: &mut EmbedOptions| o.cache_batch_size = 0,
+            |o: &mut EmbedOptions| o.head.epochs = 0,
+            |o: &mut EmbedOptions| o.batch.sampler.batch_size = 0,
+            |o: &mut EmbedOptions| o.variational.sampler.batch_size = 0,
+        ] {
+            let mut o = EmbedOptions::default();
+            set(&mut o);
+            assert!(o.validate().is_err(), "{o:?}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! `Task2Vec::new(probe, options).embed(dataset)`: the whole pipeline of DESIGN.md.
+//! `Task2Vec::new(probe, options).embed(dataset)`: the whole pipeline of docs/design.md.
 //!
 //! 1. choose the images (`--classes` is applied by the caller; `max_samples` takes a seeded,
 //!    class-stratified subset),
@@ -9,14 +9,14 @@
 //!    features and fit the task head on them,
 //! 4. estimate the Fisher of every conv (and, if asked, BatchNorm γ) after the split with the
 //!    head fixed, one value per filter,
-//! 5. build the [`Embedding`] with full provenance (DESIGN.md invariant 3).
+//! 5. build the [`Embedding`] with full provenance (docs/design.md invariant 3).
 use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor};
 use ndarray::Array1;
 use task2vec_data::Dataset;
 use task2vec_embedding::{
-    DatasetFingerprint, Embedding, EstimatorInfo, Layout, ProbeId, Provenance,
+    DatasetFingerprint, Embedding, EmbeddingKind, EstimatorInfo, Layout, ProbeId, Provenance,
 };
 use task2vec_probe::{LayerTap, PassThrough, Probe};
 
@@ -26,13 +26,15 @@ use crate::estimator::{
 };
 use crate::head::{HeadFit, fit_head};
 use crate::network::TappedNetwork;
-use crate::options::{EmbedOptions, FisherMethod};
+use crate::options::{EmbedOptions, FisherMethod, ResolvedOptions};
 use crate::progress::Progress;
 use crate::sampler::{balanced_weights, uniform_weights};
 
 /// The probe after split point `k`, as the estimators see it.
 pub struct ProbeTail<'p> {
+    /// The whole probe.
     pub probe: &'p Probe,
+    /// The split point: the tail starts after it.
     pub split: usize,
 }
 
@@ -63,12 +65,14 @@ pub struct ActivationCache {
     pub activations: Tensor<4>,
     /// Pooled penultimate features, row-major `[N, feature_dim]`.
     pub features: Vec<f32>,
+    /// Class index of every image, in dataset order.
     pub labels: Vec<usize>,
 }
 
 /// What `embed` returns besides the embedding: how the head fitted and what data was used.
 #[derive(Debug, Clone)]
 pub struct EmbedReport {
+    /// The task head and its final training loss and error.
     pub head: HeadFit,
     /// `(class name, samples used)` in class order.
     pub class_counts: Vec<(String, usize)>,
@@ -77,61 +81,34 @@ pub struct EmbedReport {
 /// The Task2Vec pipeline for one probe and one set of options.
 pub struct Task2Vec<'p> {
     probe: &'p Probe,
-    options: EmbedOptions,
-    input_size: usize,
+    options: ResolvedOptions,
     device: Device,
 }
 
 impl<'p> Task2Vec<'p> {
-    /// Validates `options` against the probe (split point in range, ...).
+    /// Resolves `options` against the probe ([`EmbedOptions::resolve`]: every value, the split
+    /// point, the input size); an invalid option is an error here, never later.
     pub fn new(probe: &'p Probe, options: EmbedOptions, device: &Device) -> Result<Self> {
-        options.validate()?;
-        let splits = probe.split_points().len();
-        if options.skip_layers >= splits {
-            return Err(FisherError::InvalidOption {
-                name: "skip-layers",
-                reason: format!(
-                    "{} has split points 0..{} (got {})",
-                    probe.name(),
-                    splits - 1,
-                    options.skip_layers
-                ),
-            });
-        }
-        if probe.split_points()[options.skip_layers].first_conv >= probe.conv_layout().len() {
-            return Err(FisherError::InvalidOption {
-                name: "skip-layers",
-                reason: format!(
-                    "no conv of {} after split point {} ({}): nothing to embed",
-                    probe.name(),
-                    options.skip_layers,
-                    probe.split_points()[options.skip_layers].name
-                ),
-            });
-        }
         Ok(Self {
+            options: options.resolve(probe)?,
             probe,
-            options,
-            input_size: probe.native_input_size(),
             device: device.clone().without_autodiff(),
         })
     }
 
-    /// Images are resized to `size` × `size` (default: the probe's native size).
-    pub fn with_input_size(mut self, size: usize) -> Self {
-        self.input_size = size;
-        self
+    /// The options the pipeline runs with, every default filled in.
+    pub fn options(&self) -> &ResolvedOptions {
+        &self.options
     }
 
-    pub fn options(&self) -> &EmbedOptions {
-        &self.options
+    /// Square input size in pixels the images are resized to.
+    pub fn input_size(&self) -> usize {
+        self.options.input_size()
     }
 
     /// The images that will be used: `max_samples` as a seeded class-stratified subset.
     pub fn select(&self, dataset: &Dataset) -> Result<Dataset> {
-        dataset
-            .validate()
-            .map_err(|e| FisherError::Data(e.to_string()))?;
+        dataset.validate()?;
         Ok(match self.options.max_samples {
             Some(max) => dataset.take(max, self.options.seed),
             None => dataset.clone(),
@@ -142,7 +119,7 @@ impl<'p> Task2Vec<'p> {
     pub fn cache(&self, dataset: &Dataset, progress: &dyn Progress) -> Result<ActivationCache> {
         let n = dataset.len();
         let k = self.options.skip_layers;
-        let preprocess = self.probe.preprocessor(self.input_size);
+        let preprocess = self.probe.preprocessor(self.input_size());
         let batch = self.options.cache_batch_size;
         progress.start("caching activations", n as u64);
         let mut chunks = Vec::new();
@@ -152,11 +129,8 @@ impl<'p> Task2Vec<'p> {
             let len = batch.min(n - start);
             let images = (start..start + len)
                 .map(|i| dataset.load_image(i))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| FisherError::Data(e.to_string()))?;
-            let x = preprocess
-                .batch(&images, &self.device)
-                .map_err(|e| FisherError::Probe(e.to_string()))?;
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let x = preprocess.batch(&images, &self.device)?;
             let h = self.probe.forward_to(k, x);
             features.extend(host_f32(self.probe.features_from(
                 k,
@@ -221,6 +195,7 @@ impl<'p> Task2Vec<'p> {
             sample_weights: &weights,
         };
         let gamma = o.bn_gamma_included();
+        let batch_norm = o.batch_norm();
         let estimate = match o.method {
             FisherMethod::Montecarlo => montecarlo::estimate(
                 &task,
@@ -232,7 +207,7 @@ impl<'p> Task2Vec<'p> {
             )?,
             FisherMethod::Exact => exact::estimate(&task, o.fisher_batch_size, gamma, progress)?,
             FisherMethod::MontecarloBatch => {
-                batch::estimate(&task, &o.batch, o.batch_norm, gamma, o.seed, progress)?
+                batch::estimate(&task, &o.batch, batch_norm, gamma, o.seed, progress)?
             }
             FisherMethod::Variational => {
                 variational::estimate(&task, &o.variational, o.seed, progress)?.0
@@ -266,7 +241,6 @@ impl<'p> Task2Vec<'p> {
             Some(Array1::from(scale))
         };
         let mut extra = BTreeMap::new();
-        extra.insert("input_size".into(), serde_json::json!(self.input_size));
         extra.insert("head_loss".into(), serde_json::json!(head.loss));
         extra.insert("head_train_error".into(), serde_json::json!(head.error));
         extra.insert(
@@ -283,9 +257,11 @@ impl<'p> Task2Vec<'p> {
                 name: self.probe.name().to_string(),
                 weights_sha256: self.probe.weights_sha256().to_string(),
             }),
+            kind: Some(EmbeddingKind::Task),
+            input_size: Some(self.input_size()),
             estimator: Some(EstimatorInfo {
                 name: self.options.method.name().to_string(),
-                hyperparameters: hyperparameters(&self.options)?,
+                hyperparameters: self.options.hyperparameters()?,
             }),
             seed: Some(self.options.seed),
             skip_layers: Some(self.options.skip_layers),
@@ -297,19 +273,7 @@ impl<'p> Task2Vec<'p> {
             extra,
             ..Provenance::default()
         };
-        Embedding::new(estimate.hessian(), scale, layout, meta)
-            .map_err(|e| FisherError::Embedding(e.to_string()))
-    }
-}
-
-/// Every option, flattened one level into a name → value map.
-fn hyperparameters(options: &EmbedOptions) -> Result<BTreeMap<String, serde_json::Value>> {
-    let value = serde_json::to_value(options).map_err(|e| FisherError::Embedding(e.to_string()))?;
-    match value {
-        serde_json::Value::Object(map) => Ok(map.into_iter().collect()),
-        _ => Err(FisherError::Embedding(
-            "options did not serialise to a map".into(),
-        )),
+        Ok(Embedding::new(estimate.hessian(), scale, layout, meta)?)
     }
 }
 
@@ -317,9 +281,7 @@ impl Task2Vec<'_> {
     /// The domain embedding of `dataset` (labels ignored): mean |conv output| per filter of every
     /// conv after the split point (see [`crate::domain`]).
     pub fn embed_domain(&self, dataset: &Dataset, progress: &dyn Progress) -> Result<Embedding> {
-        dataset
-            .validate_for(task2vec_data::LabelUse::Ignored)
-            .map_err(|e| FisherError::Data(e.to_string()))?;
+        dataset.validate_for(task2vec_data::LabelUse::Ignored)?;
         let data = match self.options.max_samples {
             Some(max) => dataset.take(max, self.options.seed),
             None => dataset.clone(),
@@ -351,10 +313,11 @@ impl Task2Vec<'_> {
                 name: self.probe.name().to_string(),
                 weights_sha256: self.probe.weights_sha256().to_string(),
             }),
+            kind: Some(EmbeddingKind::Domain),
+            input_size: Some(self.input_size()),
             estimator: Some(EstimatorInfo {
-                name: "domain-mean-abs-activation".into(),
+                name: crate::domain::ESTIMATOR_NAME.into(),
                 hyperparameters: BTreeMap::from([
-                    ("input_size".to_string(), serde_json::json!(self.input_size)),
                     (
                         "max_samples".to_string(),
                         serde_json::json!(self.options.max_samples),
@@ -370,7 +333,6 @@ impl Task2Vec<'_> {
             }),
             ..Provenance::default()
         };
-        Embedding::new(estimate.hessian(), None, layout, meta)
-            .map_err(|e| FisherError::Embedding(e.to_string()))
+        Ok(Embedding::new(estimate.hessian(), None, layout, meta)?)
     }
 }

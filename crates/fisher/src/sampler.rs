@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::{FisherError, Result};
 
 /// The independent random streams of one embedding, all derived from the user's seed
-/// (DESIGN.md invariant 4). Each stream is a ChaCha8 stream with its own stream id, so adding
+/// (docs/design.md invariant 4). Each stream is a ChaCha8 stream with its own stream id, so adding
 /// draws to one stream never shifts another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
@@ -22,6 +22,8 @@ pub enum Stream {
     FisherSampler = 5,
     /// Weight noise of the variational estimator.
     Noise = 6,
+    /// The held-out split of the linear-probe error ([`crate::linear_probe`]).
+    HeldOut = 7,
 }
 
 /// A reproducible generator for one stream of one seed.

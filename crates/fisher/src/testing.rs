@@ -17,18 +17,26 @@ use crate::network::TappedNetwork;
 /// One conv block of a [`TinyConvNet`].
 #[derive(Clone, Copy, Debug)]
 pub struct ConvSpec {
+    /// Input channels.
     pub in_channels: usize,
+    /// Output channels (filters).
     pub out_channels: usize,
+    /// Square kernel size.
     pub kernel: usize,
+    /// Stride in both directions.
     pub stride: usize,
+    /// Zero padding on every side.
     pub padding: usize,
+    /// Channel groups (`in_channels` = depthwise).
     pub groups: usize,
 }
 
 /// conv → BatchNorm → ReLU blocks, then global average pooling.
 #[derive(Debug)]
 pub struct TinyConvNet {
+    /// The convs, in forward order.
     pub convs: Vec<Conv2d>,
+    /// The BatchNorm after each conv.
     pub bns: Vec<BatchNorm>,
 }
 
@@ -123,10 +131,12 @@ impl TappedNetwork for TinyConvNet {
 /// positions), so its Fisher has a closed form (see the tests).
 #[derive(Debug)]
 pub struct LinearConvNet {
+    /// The one conv.
     pub conv: Conv2d,
 }
 
 impl LinearConvNet {
+    /// A seeded conv of shape `spec`.
     pub fn new(spec: ConvSpec, seed: u64, device: &Device) -> Self {
         let mut net = TinyConvNet::new(&[spec], seed, device);
         Self {

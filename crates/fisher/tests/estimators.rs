@@ -506,3 +506,55 @@ fn gram_and_direct_kernel_paths_agree() {
     assert_eq!(KernelPath::Auto.resolve(4, 4608, 512), KernelPath::Gram);
     assert_eq!(KernelPath::Auto.resolve(3136, 576, 64), KernelPath::Direct);
 }
+
+/// Every public estimator checks its own options: a zero batch size is a named error, never a
+/// panic or an endless loop, whoever calls it.
+#[test]
+fn public_estimators_refuse_zero_batch_sizes_by_name() {
+    use task2vec_fisher::domain::mean_activations;
+    use task2vec_fisher::estimator::variational;
+    use task2vec_fisher::options::VariationalOptions;
+    let device = Device::flex();
+    let net = TinyConvNet::new(&TinyConvNet::default_specs(), 1, &device);
+    let inputs = random_inputs([4, 3, 6, 6], 2, &device);
+    let labels = [0, 1, 0, 1];
+    let head = seeded_head(2, net.feature_dim(), 3);
+    let weights = uniform_weights(4);
+    let task = FisherTask {
+        network: &net,
+        head: &head,
+        inputs: &inputs,
+        labels: &labels,
+        sample_weights: &weights,
+    };
+    let named = |r: Result<_, task2vec_fisher::FisherError>, name: &str| {
+        let err = r.err().expect("an error").to_string();
+        assert!(err.contains(name), "{name} not in {err}");
+    };
+    named(exact::estimate(&task, 0, false, &Silent).map(|_| ()), "fisher-batch-size");
+    named(
+        montecarlo::estimate(&task, &MonteCarloOptions::default(), 0, false, 0, &Silent).map(|_| ()),
+        "fisher-batch-size",
+    );
+    let zero_sampler = SamplerOptions {
+        draws_per_epoch: 8,
+        batch_size: 0,
+    };
+    let batch_options = BatchEstimatorOptions {
+        epochs: 1,
+        sampler: zero_sampler.clone(),
+    };
+    named(
+        batch::estimate(&task, &batch_options, BatchNormMode::Eval, false, 0, &Silent).map(|_| ()),
+        "batch.sampler",
+    );
+    let variational_options = VariationalOptions {
+        sampler: zero_sampler,
+        ..VariationalOptions::default()
+    };
+    named(
+        variational::estimate(&task, &variational_options, 0, &Silent).map(|_| ()),
+        "variational.sampler",
+    );
+    named(mean_activations(&net, &inputs, 0, &Silent).map(|_| ()), "cache-batch-size");
+}

@@ -52,6 +52,7 @@ fn quick_options(method: FisherMethod, skip_layers: usize, seed: u64) -> EmbedOp
         seed,
         fisher_batch_size: 5,
         cache_batch_size: 7,
+        input_size: Some(32),
         ..EmbedOptions::default()
     };
     o.head.epochs = 2;
@@ -86,8 +87,7 @@ fn montecarlo_embedding_is_reproducible_and_leaves_the_probe_untouched() {
             quick_options(FisherMethod::Montecarlo, 0, seed),
             &device,
         )
-        .unwrap()
-        .with_input_size(32);
+        .unwrap();
         pipeline.embed(&data, &Silent).unwrap()
     };
     let (a, report) = embed(3);
@@ -140,7 +140,6 @@ fn a_split_point_changes_which_layers_are_covered_not_their_values() {
     let embed = |k| {
         Task2Vec::new(&probe, quick_options(FisherMethod::Exact, k, 1), &device)
             .unwrap()
-            .with_input_size(32)
             .embed(&data, &Silent)
             .unwrap()
             .0
@@ -197,7 +196,6 @@ fn variational_works_after_a_split_point() {
         &device,
     )
     .unwrap()
-    .with_input_size(32)
     .embed(&data, &Silent)
     .unwrap();
     let first = probe.split_points()[k].first_conv;
@@ -231,7 +229,6 @@ fn resnet34_embedding_has_36_segments_and_8512_values() {
         &device,
     )
     .unwrap()
-    .with_input_size(32)
     .embed(&data, &Silent)
     .unwrap();
     assert_eq!(e.layout().segments().len(), 36);
@@ -266,4 +263,101 @@ fn one_class_and_a_bad_split_point_are_clear_errors() {
     .expect("split point out of range")
     .to_string();
     assert!(err.contains("skip-layers"), "{err}");
+}
+
+#[test]
+fn options_are_resolved_once_against_the_probe() {
+    use task2vec_fisher::BatchNormMode;
+    let device = Device::flex();
+    let effnet = Probe::with_formula_weights(ProbeKind::EfficientNetLite0, &device).unwrap();
+    let sized = |size| EmbedOptions {
+        input_size: Some(size),
+        ..EmbedOptions::default()
+    };
+    for ok in [64, 224] {
+        assert_eq!(sized(ok).resolve(&effnet).unwrap().input_size(), ok);
+    }
+    let err = sized(100).resolve(&effnet).unwrap_err().to_string();
+    assert!(err.contains("multiples of 32"), "{err}");
+    assert!(Task2Vec::new(&effnet, sized(100), &device).is_err());
+
+    let tiny = Probe::tiny(&device);
+    let defaults = EmbedOptions::default().resolve(&tiny).unwrap();
+    assert_eq!(defaults.input_size(), tiny.native_input_size());
+    assert_eq!(defaults.batch_norm(), BatchNormMode::Eval);
+    assert!(!defaults.bn_gamma_included());
+    let batch = EmbedOptions {
+        method: FisherMethod::MontecarloBatch,
+        ..EmbedOptions::default()
+    }
+    .resolve(&tiny)
+    .unwrap();
+    assert_eq!(batch.batch_norm(), BatchNormMode::Train);
+    assert!(batch.bn_gamma_included());
+    let beyond = EmbedOptions {
+        skip_layers: tiny.split_points().len(),
+        ..EmbedOptions::default()
+    };
+    assert!(beyond.resolve(&tiny).unwrap_err().to_string().contains("skip-layers"));
+}
+
+#[test]
+fn task_and_domain_embeddings_record_what_they_are_and_refuse_each_other() {
+    use task2vec_embedding::{Compatibility, EmbeddingKind, Metric, distance, distance_with};
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 4);
+    let pipeline = Task2Vec::new(&probe, quick_options(FisherMethod::Exact, 0, 0), &device).unwrap();
+    let (task, _) = pipeline.embed(&data, &Silent).unwrap();
+    let domain = pipeline.embed_domain(&data, &Silent).unwrap();
+    assert_eq!(task.meta().kind, Some(EmbeddingKind::Task));
+    assert_eq!(domain.meta().kind, Some(EmbeddingKind::Domain));
+    assert_eq!(task.meta().input_size, Some(32));
+    let err = distance(&task, &domain, Metric::Cosine).unwrap_err().to_string();
+    assert!(err.contains("task vs domain"), "{err}");
+    // Deliberately comparing them stays possible (same probe, same layout).
+    let d = distance_with(&task, &domain, Metric::Cosine, Compatibility::Structural).unwrap();
+    assert!(d.is_finite());
+
+    // Same task at another input size, or with another estimator: refused too.
+    let other_size = Task2Vec::new(
+        &probe,
+        EmbedOptions {
+            input_size: Some(40),
+            ..quick_options(FisherMethod::Exact, 0, 0)
+        },
+        &device,
+    )
+    .unwrap()
+    .embed(&data, &Silent)
+    .unwrap()
+    .0;
+    let err = distance(&task, &other_size, Metric::Cosine).unwrap_err().to_string();
+    assert!(err.contains("input size"), "{err}");
+    let other_method = Task2Vec::new(&probe, quick_options(FisherMethod::Montecarlo, 0, 0), &device)
+        .unwrap()
+        .embed(&data, &Silent)
+        .unwrap()
+        .0;
+    let err = distance(&task, &other_method, Metric::Cosine).unwrap_err().to_string();
+    assert!(err.contains("estimator"), "{err}");
+}
+
+#[test]
+fn the_held_out_error_is_a_deterministic_fraction_and_needs_a_real_split() {
+    use task2vec_fisher::linear_probe::held_out_error;
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 10);
+    let mut options = quick_options(FisherMethod::Exact, 0, 3);
+    options.head.epochs = 10;
+    let pipeline = Task2Vec::new(&probe, options, &device).unwrap();
+    let a = held_out_error(&pipeline, &data, 0.2, &Silent).unwrap();
+    let b = held_out_error(&pipeline, &data, 0.2, &Silent).unwrap();
+    assert_eq!(a, b);
+    assert!((0.0..=1.0).contains(&a));
+    assert!(held_out_error(&pipeline, &data, 1.0, &Silent).is_err());
+    assert!(held_out_error(&pipeline, &data, 0.0, &Silent).is_err());
 }

@@ -99,6 +99,17 @@ pub enum ProbeError {
     /// Preprocessing asked for something impossible.
     #[error("invalid preprocessing: {0}")]
     Preprocess(String),
+
+    /// An input size the probe cannot run at correctly.
+    #[error("{probe} cannot run at {size}×{size} pixels: {reason}")]
+    InputSize {
+        /// The probe's name.
+        probe: &'static str,
+        /// The requested square input size.
+        size: usize,
+        /// The rule it breaks.
+        reason: String,
+    },
 }
 
 fn device_hint() -> &'static str {

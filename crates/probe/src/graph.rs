@@ -1,6 +1,6 @@
 //! The imported graphs: burn-import's generated models (one module per probe, built by
 //! build.rs from `graphs/<probe>.onnx.gz`) plus their tapped segments
-//! (build/tapped.rs), behind one enum.
+//! (task2vec-probe-codegen, crates/probe/codegen), behind one enum.
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;

@@ -49,6 +49,39 @@ impl ProbeKind {
         }
     }
 
+    /// Smallest input size any probe accepts: below it the stem's stride-2 convs and pooling
+    /// leave no spatial extent worth a Fisher value.
+    pub const MIN_INPUT_SIZE: usize = 8;
+
+    /// Checks that the probe computes what it was trained to compute at `size` × `size`.
+    ///
+    /// EfficientNet-Lite0's TensorFlow "SAME" padding was exported as fixed pads for 224²
+    /// (burn-import has no dynamic padding); the pads are the same for every size whose feature
+    /// maps stay even at each of the five stride-2 layers, i.e. multiples of 32. Any other size
+    /// would silently shift every stride-2 conv by one pixel. ResNets pad symmetrically and run
+    /// at any size ≥ [`Self::MIN_INPUT_SIZE`].
+    pub fn check_input_size(self, size: usize) -> Result<(), ProbeError> {
+        let reason = if size < Self::MIN_INPUT_SIZE {
+            Some(format!("the smallest input size is {}", Self::MIN_INPUT_SIZE))
+        } else if self == ProbeKind::EfficientNetLite0 && !size.is_multiple_of(32) {
+            Some(format!(
+                "its exported \"SAME\" padding is only right for multiples of 32 (try {} or {})",
+                (size / 32).max(1) * 32,
+                (size / 32 + 1) * 32
+            ))
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(ProbeError::InputSize {
+                probe: self.name(),
+                size,
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn is_resnet(self) -> bool {
         matches!(
             self,
@@ -382,4 +415,28 @@ fn split_points(kind: ProbeKind, layout: &LayoutFile, boundaries: &[Boundary]) -
     }
     splits.push(make("avgpool", last));
     splits
+}
+
+#[cfg(test)]
+mod input_size_tests {
+    use super::ProbeKind;
+
+    #[test]
+    fn efficientnet_needs_multiples_of_32_and_resnets_a_minimum() {
+        for ok in [32, 64, 224, 256] {
+            ProbeKind::EfficientNetLite0.check_input_size(ok).unwrap();
+        }
+        for bad in [0, 7, 31, 48, 100, 225] {
+            let err = ProbeKind::EfficientNetLite0
+                .check_input_size(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("efficientnet-lite0") && err.contains(&bad.to_string()), "{err}");
+        }
+        for kind in [ProbeKind::TinyResnet, ProbeKind::Resnet18, ProbeKind::Resnet34] {
+            kind.check_input_size(8).unwrap();
+            kind.check_input_size(100).unwrap();
+            assert!(kind.check_input_size(7).is_err());
+        }
+    }
 }

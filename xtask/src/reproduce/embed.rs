@@ -1,19 +1,17 @@
 //! Embedding one task of a suite: the task embedding, the domain embedding and the held-out
 //! error of a linear probe (E3's difficulty), saved so that an interrupted run resumes.
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use indicatif::ProgressBar;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use task2vec_data::{Dataset, Task};
 use task2vec_embedding::Embedding;
-use task2vec_fisher::head::fit_head;
+use task2vec_fisher::linear_probe::held_out_error;
 use task2vec_fisher::pipeline::Task2Vec;
 use task2vec_fisher::{EmbedOptions, FisherMethod, Silent};
 use task2vec_probe::Probe;
@@ -22,36 +20,48 @@ use super::analysis::TaskResult;
 
 /// Share of each task's images held out to measure the linear probe's error.
 const HELD_OUT: f64 = 0.2;
-/// Mixed into the user seed for the held-out split, so it is independent of the estimator's
-/// streams while still determined by the one seed.
-const SPLIT_STREAM: u64 = 0x5eed_00e3;
 
 pub struct Embedder {
     probe: Probe,
     options: EmbedOptions,
-    image_size: usize,
+    /// What every embedding made with these settings records as its hyperparameters.
+    hyperparameters: BTreeMap<String, serde_json::Value>,
     device: Device,
 }
 
 impl Embedder {
     /// Loads `probe` with the weights `cargo xtask fetch-probe` installed (tiny-resnet's are
-    /// compiled in).
+    /// compiled in) and resolves the options against it, so a bad option fails before any task.
     pub fn new(probe: &str, method: &str, image_size: usize, seed: u64) -> Result<Self> {
         let device = Device::flex();
-        let probe = Probe::load_named(probe, None, &device.clone().autodiff())
+        let probe = Probe::load_named(probe, None, &device)
             .with_context(|| format!("loading probe `{probe}` (fetch its weights with `cargo xtask fetch-probe {probe}`)"))?;
         let options = EmbedOptions {
             method: method.parse::<FisherMethod>()?,
             seed,
+            input_size: Some(image_size),
             ..EmbedOptions::default()
         };
-        options.validate()?;
+        let hyperparameters = options.resolve(&probe)?.hyperparameters()?;
         Ok(Self {
             probe,
             options,
-            image_size,
+            hyperparameters,
             device,
         })
+    }
+
+    /// Whether `done` was made by this probe (same weights) with these exact options, so that
+    /// resuming never reuses a result computed with other settings.
+    pub fn made(&self, done: &TaskResult) -> bool {
+        let meta = done.embedding.meta();
+        meta.probe
+            .as_ref()
+            .is_some_and(|p| p.weights_sha256 == self.probe.weights_sha256())
+            && meta
+                .estimator
+                .as_ref()
+                .is_some_and(|e| e.hyperparameters == self.hyperparameters)
     }
 
     pub fn probe_sha256(&self) -> &str {
@@ -60,8 +70,7 @@ impl Embedder {
 
     pub fn run(&self, task: &Task, dataset: &Dataset, bar: &ProgressBar) -> Result<TaskResult> {
         let started = Instant::now();
-        let pipeline = Task2Vec::new(&self.probe, self.options.clone(), &self.device)?
-            .with_input_size(self.image_size);
+        let pipeline = Task2Vec::new(&self.probe, self.options.clone(), &self.device)?;
         bar.set_message(format!("{} (fisher)", task.id));
         let (mut embedding, _report) = pipeline.embed(dataset, &Silent)?;
         embedding.meta_mut().task = Some(task.id.clone());
@@ -69,7 +78,7 @@ impl Embedder {
         let mut domain = pipeline.embed_domain(dataset, &Silent)?;
         domain.meta_mut().task = Some(format!("{} (domain)", task.id));
         bar.set_message(format!("{} (probe error)", task.id));
-        let probe_error = self.linear_probe_error(&pipeline, dataset)?;
+        let probe_error = held_out_error(&pipeline, dataset, HELD_OUT, &Silent)?;
         Ok(TaskResult {
             id: task.id.clone(),
             taxonomy: task.taxonomy.clone(),
@@ -81,43 +90,6 @@ impl Embedder {
             classes: dataset.classes().len(),
             seconds: started.elapsed().as_secs_f64(),
         })
-    }
-
-    /// Error of the task head (fitted exactly as for the embedding) on a held-out, stratified
-    /// 20% of the task's images.
-    fn linear_probe_error(&self, pipeline: &Task2Vec<'_>, dataset: &Dataset) -> Result<f64> {
-        let cache = pipeline.cache(dataset, &Silent)?;
-        let n = cache.labels.len();
-        let dim = cache.features.len() / n.max(1);
-        let mut rng = ChaCha8Rng::seed_from_u64(self.options.seed ^ SPLIT_STREAM);
-        let classes = dataset.classes().len();
-        let (mut train, mut test) = (Vec::new(), Vec::new());
-        for class in 0..classes {
-            let mut members: Vec<usize> = (0..n).filter(|&i| cache.labels[i] == class).collect();
-            members.shuffle(&mut rng);
-            let held = ((members.len() as f64 * HELD_OUT).round() as usize)
-                .clamp(1, members.len().saturating_sub(1).max(1));
-            test.extend_from_slice(&members[..held]);
-            train.extend_from_slice(&members[held..]);
-        }
-        let gather = |idx: &[usize]| -> (Vec<f32>, Vec<usize>) {
-            let mut f = Vec::with_capacity(idx.len() * dim);
-            for &i in idx {
-                f.extend_from_slice(&cache.features[i * dim..(i + 1) * dim]);
-            }
-            (f, idx.iter().map(|&i| cache.labels[i]).collect())
-        };
-        let (train_f, train_y) = gather(&train);
-        let (test_f, test_y) = gather(&test);
-        let fit = fit_head(
-            &train_f,
-            &train_y,
-            classes,
-            &self.options.head,
-            self.options.seed,
-            &Silent,
-        )?;
-        Ok(fit.head.evaluate(&test_f, &test_y).1)
     }
 }
 
@@ -181,4 +153,66 @@ pub fn load_finished(dir: &Path, task: &Task) -> Option<TaskResult> {
         classes: finished.classes,
         seconds: finished.seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use task2vec_fisher::BatchNormMode;
+
+    /// An ImageFolder of two classes of stripes, 16×16.
+    fn folder(root: &Path) -> Dataset {
+        for (c, name) in ["rows", "columns"].iter().enumerate() {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..6u32 {
+                image::RgbImage::from_fn(16, 16, |x, y| {
+                    let t = if c == 0 { y } else { x } + i;
+                    image::Rgb([if t % 4 < 2 { 220 } else { 20 }, 90, (i * 30) as u8])
+                })
+                .save(dir.join(format!("{i}.png")))
+                .unwrap();
+            }
+        }
+        Dataset::open(root).unwrap()
+    }
+
+    #[test]
+    fn reproduce_resolves_options_like_every_other_entry_point() {
+        let e = Embedder::new("tiny-resnet", "montecarlo-batch", 32, 0).unwrap();
+        let resolved = e.options.resolve(&e.probe).unwrap();
+        let library = EmbedOptions {
+            method: FisherMethod::MontecarloBatch,
+            input_size: Some(32),
+            ..EmbedOptions::default()
+        }
+        .resolve(&e.probe)
+        .unwrap();
+        assert_eq!(resolved, library);
+        assert_eq!(resolved.batch_norm(), BatchNormMode::Train);
+    }
+
+    #[test]
+    fn a_finished_task_is_reused_only_with_the_same_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let dataset = folder(&dir.path().join("data"));
+        let task: Task = serde_json::from_value(serde_json::json!({
+            "id": "stripes", "source": "test", "taxonomy": ["a", "b"], "max_samples": 12
+        }))
+        .unwrap();
+        let embedder = Embedder::new("tiny-resnet", "exact", 32, 0).unwrap();
+        let done = embedder
+            .run(&task, &dataset, &ProgressBar::hidden())
+            .unwrap();
+        save_finished(&dir.path().join("done"), &done).unwrap();
+        let loaded = load_finished(&dir.path().join("done"), &task).unwrap();
+        assert!(embedder.made(&loaded));
+        for (method, size, seed) in [("exact", 32, 1), ("exact", 40, 0), ("montecarlo", 32, 0)] {
+            let other = Embedder::new("tiny-resnet", method, size, seed).unwrap();
+            assert!(
+                !other.made(&loaded),
+                "{method} {size}² seed {seed} reused a result made with other settings"
+            );
+        }
+    }
 }

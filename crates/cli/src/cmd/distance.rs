@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
-use task2vec_embedding::asymmetric::{DEFAULT_ALPHA, asymmetric_distance};
-use task2vec_embedding::{Embedding, Metric, distance};
+use task2vec_embedding::asymmetric::{DEFAULT_ALPHA, asymmetric_distance_with};
+use task2vec_embedding::{Embedding, Metric, distance_with};
+
+use crate::cmd::compatibility;
 
 use crate::output::{Format, Table};
 
@@ -29,6 +31,10 @@ pub struct Args {
     /// Output format (human prints just the number).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Compare embeddings made with different estimators, input sizes or kinds (task/domain),
+    /// which is refused by default. Different probes or layouts are always refused.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -38,10 +44,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let t0 = args.trivial.as_ref().map(Embedding::load).transpose()?;
         (
             "asymmetric".to_string(),
-            asymmetric_distance(&a, &b, args.alpha, t0.as_ref())?,
+            asymmetric_distance_with(&a, &b, args.alpha, t0.as_ref(), compatibility(args.force))?,
         )
     } else {
-        (args.metric.to_string(), distance(&a, &b, args.metric)?)
+        let d = distance_with(&a, &b, args.metric, compatibility(args.force))?;
+        (args.metric.to_string(), d)
     };
     match args.format {
         Format::Human => println!("{d:?}"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use task2vec_data::{Dataset, OnBadImage};
-use task2vec_fisher::{BatchNormMode, EmbedOptions, FisherMethod, Progress, Task2Vec};
+use task2vec_fisher::{EmbedOptions, Progress, Task2Vec};
 use task2vec_probe::{Probe, ProbeKind, device_from_name};
 
 #[derive(clap::Args)]
@@ -23,44 +23,50 @@ pub struct Args {
     pub weights: Option<PathBuf>,
     /// Fisher estimator: montecarlo (per-sample, default), montecarlo-batch (REF's), exact,
     /// variational (the paper's robust Fisher).
-    #[arg(long, default_value = "montecarlo")]
-    pub method: String,
+    #[arg(long)]
+    pub method: Option<String>,
     /// Split point: activations there are cached and the Fisher covers the layers after it
-    /// (REF's skip_layers numbering for ResNets).
-    #[arg(long, default_value_t = 0)]
-    pub skip_layers: usize,
+    /// (REF's skip_layers numbering for ResNets; default 0).
+    #[arg(long)]
+    pub skip_layers: Option<usize>,
     /// Use at most N images (seeded, class-stratified); cached activations are kept in memory.
     #[arg(long)]
     pub max_samples: Option<usize>,
     /// Keep only these classes (comma-separated names).
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<String>>,
-    /// The one seed of every random stream; same seed, same bytes.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Labels sampled per image (montecarlo).
-    #[arg(long, default_value_t = 1)]
-    pub mc_samples: usize,
-    /// Where montecarlo's labels come from: model (y ~ p(y|x), REF) or defensive (y ~ ½p + ½
-    /// uniform, importance-weighted; same Fisher, far less noise when the head is confident).
-    #[arg(long, default_value = "model")]
-    pub label_proposal: String,
+    /// The one seed of every random stream; same seed, same bytes (default 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Labels sampled per image (montecarlo; default 1).
+    #[arg(long)]
+    pub mc_samples: Option<usize>,
+    /// Where montecarlo's labels come from: model (y ~ p(y|x), REF; default) or defensive
+    /// (y ~ ½p + ½ uniform, importance-weighted; same Fisher, far less noise when the head is
+    /// confident).
+    #[arg(long)]
+    pub label_proposal: Option<String>,
     /// BatchNorm mode: eval (running statistics) or train (batch statistics, REF; only with
-    /// montecarlo-batch).
+    /// montecarlo-batch). Default: train for montecarlo-batch, eval otherwise.
     #[arg(long)]
     pub batch_norm: Option<String>,
     /// Include BatchNorm γ in the embedding (default: only for montecarlo-batch, as REF).
     #[arg(long)]
     pub include_bn_gamma: Option<bool>,
-    /// Square input size in pixels (default: the probe's native size).
+    /// Square input size in pixels (default: the probe's native size; efficientnet-lite0 needs
+    /// a multiple of 32).
     #[arg(long)]
     pub input_size: Option<usize>,
-    /// Images per forward/backward in the per-sample estimators.
-    #[arg(long, default_value_t = 32)]
-    pub fisher_batch_size: usize,
+    /// Images per forward/backward in the per-sample estimators (default 32).
+    #[arg(long)]
+    pub fisher_batch_size: Option<usize>,
     /// Head-fit epochs (REF: 10).
-    #[arg(long, default_value_t = 10)]
-    pub head_epochs: usize,
+    #[arg(long)]
+    pub head_epochs: Option<usize>,
+    /// Print the resolved options (every default filled in, as recorded in the embedding's
+    /// provenance) as JSON on stdout and exit without embedding.
+    #[arg(long)]
+    pub print_options: bool,
     /// Drop images that cannot be decoded (each is named on stderr) instead of stopping at the
     /// first one. Every image is decoded once up front to find them.
     #[arg(long)]
@@ -75,8 +81,8 @@ pub struct Args {
     #[arg(long)]
     pub name: Option<String>,
     /// Output file (JSON, written atomically).
-    #[arg(long, short)]
-    pub out: PathBuf,
+    #[arg(long, short, required_unless_present = "print_options")]
+    pub out: Option<PathBuf>,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -125,28 +131,53 @@ impl Progress for Bars {
     }
 }
 
+/// The library's options with what the command line sets; every default not given on the
+/// command line stays the library's (one definition, in task2vec_fisher::options).
+pub fn options(args: &Args) -> anyhow::Result<EmbedOptions> {
+    let mut o = EmbedOptions::default();
+    if let Some(m) = &args.method {
+        o.method = m.parse()?;
+    }
+    if let Some(k) = args.skip_layers {
+        o.skip_layers = k;
+    }
+    o.max_samples = args.max_samples;
+    if let Some(seed) = args.seed {
+        o.seed = seed;
+    }
+    if let Some(n) = args.mc_samples {
+        o.montecarlo.samples_per_image = n;
+    }
+    if let Some(p) = &args.label_proposal {
+        o.montecarlo.proposal = p.parse()?;
+    }
+    o.batch_norm = args.batch_norm.as_deref().map(str::parse).transpose()?;
+    o.include_bn_gamma = args.include_bn_gamma;
+    o.input_size = args.input_size;
+    if let Some(b) = args.fisher_batch_size {
+        o.fisher_batch_size = b;
+    }
+    if let Some(e) = args.head_epochs {
+        o.head.epochs = e;
+    }
+    Ok(o)
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = device_from_name(&args.device)?;
-    let method: FisherMethod = args.method.parse()?;
-    let batch_norm = match &args.batch_norm {
-        Some(m) => m.parse()?,
-        None if method == FisherMethod::MontecarloBatch => BatchNormMode::Train,
-        None => BatchNormMode::Eval,
-    };
-    let mut options = EmbedOptions {
-        method,
-        skip_layers: args.skip_layers,
-        max_samples: args.max_samples,
-        seed: args.seed,
-        batch_norm,
-        include_bn_gamma: args.include_bn_gamma,
-        fisher_batch_size: args.fisher_batch_size,
-        ..EmbedOptions::default()
-    };
-    options.montecarlo.samples_per_image = args.mc_samples;
-    options.montecarlo.proposal = args.label_proposal.parse()?;
-    options.head.epochs = args.head_epochs;
+    let options = options(&args)?;
+    // Every option error is reported before anything slow (dataset scan, probe load) starts.
     options.validate()?;
+    let probe = Probe::load_named(&args.probe, args.weights.as_deref(), &device)
+        .with_context(|| format!("loading probe {}", args.probe))?;
+    let pipeline = Task2Vec::new(&probe, options, &device)?;
+    if args.print_options {
+        println!("{}", serde_json::to_string_pretty(pipeline.options())?);
+        return Ok(());
+    }
+    let Some(out) = args.out.clone() else {
+        anyhow::bail!("--out is required");
+    };
 
     let mut dataset = if args.domain {
         Dataset::open_unlabeled(&args.data)
@@ -172,16 +203,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         dataset = kept;
     }
-    let probe = Probe::load_named(&args.probe, args.weights.as_deref(), &device)
-        .with_context(|| format!("loading probe {}", args.probe))?;
-    let mut pipeline = Task2Vec::new(&probe, options, &device)?;
-    if let Some(size) = args.input_size {
-        anyhow::ensure!(
-            size >= 8,
-            "--input-size must be at least 8 pixels (got {size})"
-        );
-        pipeline = pipeline.with_input_size(size);
-    }
     let bars = Bars {
         quiet: args.quiet,
         bar: RefCell::new(None),
@@ -195,19 +216,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The dataset's own name is often shared by many tasks (every class subset of one folder,
     // every IDX file called train-images-idx3-ubyte), so the output name is the default.
     let name = args.name.clone().or_else(|| {
-        args.out
-            .file_stem()
+        out.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
     });
     if name.is_some() {
         embedding.meta_mut().task = name;
     }
     embedding
-        .save(&args.out)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+        .save(&out)
+        .with_context(|| format!("writing {}", out.display()))?;
     eprintln!(
         "wrote {} ({} values, {} layers)",
-        args.out.display(),
+        out.display(),
         embedding.hessian().len(),
         embedding.layout().segments().len()
     );

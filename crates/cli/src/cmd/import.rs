@@ -44,7 +44,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.layout.as_deref(),
         meta,
     )?;
-    e.save(&args.out).with_context(|| "writing the embedding")?;
+    e.save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
     println!(
         "{}: {:?}, {} filters in {} layers",
         args.out.display(),

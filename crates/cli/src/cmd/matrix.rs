@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
-use task2vec_embedding::asymmetric::{DEFAULT_ALPHA, asymmetric_pdist};
-use task2vec_embedding::{Embedding, LabeledMatrix, Metric, io, pdist};
+use task2vec_embedding::asymmetric::{DEFAULT_ALPHA, asymmetric_pdist_with};
+use task2vec_embedding::{Embedding, LabeledMatrix, Metric, io, pdist_with};
+
+use crate::cmd::compatibility;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,6 +28,10 @@ pub struct Args {
     /// Output: CSV (header row + first column of names) or `.npy` (values only).
     #[arg(long)]
     out: PathBuf,
+    /// Compare embeddings made with different estimators, input sizes or kinds (task/domain),
+    /// which is refused by default. Different probes or layouts are always refused.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -42,9 +48,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
     let values = if args.asymmetric {
         let t0 = args.trivial.as_ref().map(Embedding::load).transpose()?;
-        asymmetric_pdist(&embs, args.alpha, t0.as_ref())?
+        asymmetric_pdist_with(&embs, args.alpha, t0.as_ref(), compatibility(args.force))?
     } else {
-        pdist(&embs, args.metric)?
+        pdist_with(&embs, args.metric, compatibility(args.force))?
     };
     spinner.finish_and_clear();
     let labels = embs.iter().map(|e| e.name().to_string()).collect();

@@ -7,7 +7,9 @@ use anyhow::Context;
 use task2vec_embedding::cluster::{LeafOrdering, Linkage};
 use task2vec_embedding::mds::classical_mds;
 use task2vec_embedding::plot::{HeatmapOptions, MapOptions, distance_heatmap, embedding_map};
-use task2vec_embedding::{LabeledMatrix, Metric, io, pdist};
+use task2vec_embedding::{LabeledMatrix, Metric, io, pdist_with};
+
+use crate::cmd::compatibility;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,6 +37,10 @@ struct Source {
     /// Metric used when computing distances from embeddings.
     #[arg(long, default_value = "cosine")]
     metric: Metric,
+    /// Compare embeddings made with different estimators, input sizes or kinds (task/domain),
+    /// which is refused by default. Different probes or layouts are always refused.
+    #[arg(long)]
+    force: bool,
 }
 
 impl Source {
@@ -47,7 +53,7 @@ impl Source {
             anyhow::bail!("need at least two embeddings, got {}", embs.len());
         }
         let labels = embs.iter().map(|e| e.name().to_string()).collect();
-        Ok(LabeledMatrix::new(labels, pdist(&embs, self.metric)?)?)
+        Ok(LabeledMatrix::new(labels, pdist_with(&embs, self.metric, compatibility(self.force))?)?)
     }
 }
 

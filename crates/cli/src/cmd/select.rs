@@ -37,6 +37,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Compare embeddings made with different estimators, input sizes or kinds (task/domain),
+    /// which is refused by default. Different probes or layouts are always refused.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -48,7 +52,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         ExpertScore::Symmetric(args.metric)
     };
-    let ranked = rank_experts(&task, &experts, score, t0.as_ref(), !args.include_same_task)?;
+    let ranked = rank_experts(
+        &task,
+        &experts,
+        score,
+        t0.as_ref(),
+        !args.include_same_task,
+        crate::cmd::compatibility(args.force),
+    )?;
     let rows = ranked
         .into_iter()
         .take(args.top)

@@ -1,4 +1,4 @@
-//! `montecarlo-batch`: REF's estimator (REFERENCE.md §4.1), for comparison with published
+//! `montecarlo-batch`: REF's estimator (docs/reference.md §4.1), for comparison with published
 //! numbers. Batches of 64 class-balanced draws, labels sampled from the model, loss = MEAN
 //! cross-entropy of the batch, and the accumulated quantity is the square of the batch
 //! gradient, averaged over batches. Since each sampled-label score has zero mean, its
@@ -22,6 +22,7 @@ pub fn estimate(
     seed: u64,
     progress: &dyn Progress,
 ) -> Result<FisherEstimate> {
+    options.validate()?;
     let sampler = BalancedSampler::new(task.labels)?;
     let mut draw_rng = stream_rng(seed, Stream::FisherSampler);
     let mut label_rng = stream_rng(seed, Stream::Labels);

@@ -5,6 +5,7 @@ use burn::tensor::Tensor;
 
 use super::{Accumulator, FisherEstimate, FisherTask, host_f32, label_tensor, weight_tensor};
 use crate::error::Result;
+use crate::options::positive;
 use crate::kernel::OutputGradTap;
 use crate::progress::Progress;
 use task2vec_probe::PassThrough;
@@ -16,6 +17,7 @@ pub fn estimate(
     with_bn_gamma: bool,
     progress: &dyn Progress,
 ) -> Result<FisherEstimate> {
+    positive("fisher-batch-size", batch_size)?;
     let n = task.len();
     let classes = task.head.classes;
     let mut acc = Accumulator::default();

@@ -26,14 +26,18 @@ use crate::options::LabelProposal;
 /// by the layer's index in the probe's conv or BN layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SegmentKey {
+    /// The filters of conv `i`.
     Conv(usize),
+    /// The γ of BatchNorm `i`.
     BnGamma(usize),
 }
 
 /// One value per filter of one layer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FisherSegment {
+    /// Which layer (conv or BatchNorm γ) and its index in the probe's layout.
     pub key: SegmentKey,
+    /// The layer's name as the network reports it (e.g. `layer1.0.conv1`).
     pub name: String,
     /// The per-filter Fisher (for `variational`: the learned precision).
     pub hessian: Vec<f64>,
@@ -44,6 +48,7 @@ pub struct FisherSegment {
 /// The estimate over every layer after the split point, in forward order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FisherEstimate {
+    /// One segment per layer, in forward order.
     pub segments: Vec<FisherSegment>,
 }
 
@@ -65,20 +70,25 @@ impl FisherEstimate {
 /// What every estimator runs on: the network after the split, the fixed head, and the cached
 /// activations with their labels.
 pub struct FisherTask<'a> {
+    /// The network after the split point.
     pub network: &'a dyn TappedNetwork,
+    /// The task head, fixed during the estimate.
     pub head: &'a LinearHead,
     /// Cached activations at the split point, `[N, C, H, W]`, on a device without autodiff.
     pub inputs: &'a Tensor<4>,
+    /// Class index of each cached input.
     pub labels: &'a [usize],
     /// Weight of each sample in the expectation over images (sums to 1).
     pub sample_weights: &'a [f64],
 }
 
 impl FisherTask<'_> {
+    /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
     }
 
+    /// Whether there are no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
@@ -126,7 +136,7 @@ impl Accumulator {
             self.sums = parts.iter().map(|(_, t)| vec![0.0; t.dims()[0]]).collect();
         }
         if parts.len() != self.keys.len() {
-            return Err(FisherError::Probe(format!(
+            return Err(FisherError::ProbeMismatch(format!(
                 "the network reported {} layers in one pass and {} in another",
                 self.keys.len(),
                 parts.len()
@@ -136,7 +146,7 @@ impl Accumulator {
             parts.into_iter().zip(self.keys.iter().zip(&mut self.sums))
         {
             if key != *expected {
-                return Err(FisherError::Probe(format!(
+                return Err(FisherError::ProbeMismatch(format!(
                     "layer order changed between passes: {key:?} where {expected:?} was"
                 )));
             }

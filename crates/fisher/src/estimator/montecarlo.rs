@@ -13,7 +13,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::kernel::OutputGradTap;
-use crate::options::MonteCarloOptions;
+use crate::options::{MonteCarloOptions, positive};
 use crate::progress::Progress;
 use crate::sampler::{Stream, stream_rng};
 
@@ -26,6 +26,8 @@ pub fn estimate(
     seed: u64,
     progress: &dyn Progress,
 ) -> Result<FisherEstimate> {
+    options.validate()?;
+    positive("fisher-batch-size", batch_size)?;
     let n = task.len();
     let mut rng = stream_rng(seed, Stream::Labels);
     let mut acc = Accumulator::default();

@@ -1,4 +1,4 @@
-//! `variational`: the paper's robust Fisher as REF parametrises it (REFERENCE.md §4.2).
+//! `variational`: the paper's robust Fisher as REF parametrises it (docs/reference.md §4.2).
 //!
 //! Every conv after the split gets one log-variance per filter (shared by the filter's
 //! C_in·kh·kw weights) and one log prior variance λ² per layer. The network is run with noisy
@@ -12,7 +12,7 @@
 //! Lz = 2·KL(N(W, σ²) ‖ N(0, λ²)) summed over weights (REF's compression loss). The embedding is
 //! the learned precision 1/σ² per filter, with `scale` = the prior precision 1/λ², so the
 //! trivial embedding (hessian = scale) exists. Unlike REF this also works with skip_layers > 0
-//! (REF feeds cached activations into conv1 there, REFERENCE.md §10.2), and the probe is never
+//! (REF feeds cached activations into conv1 there, docs/reference.md §10.2), and the probe is never
 //! modified: the tap swaps each conv's forward for the noisy one using the estimator's own
 //! parameters.
 use std::collections::HashMap;
@@ -37,6 +37,7 @@ use crate::sampler::{BalancedSampler, Stream, stream_rng};
 /// The variational parameters of one conv, as plain tensors.
 #[derive(Clone, Debug)]
 pub struct VariationalLayer {
+    /// The conv's index in the network's conv layout.
     pub index: usize,
     /// log σ² per filter, `[C_out]`.
     pub logvar: Tensor<1>,
@@ -219,6 +220,7 @@ pub fn estimate(
     seed: u64,
     progress: &dyn Progress,
 ) -> Result<(FisherEstimate, LinearHead)> {
+    options.validate()?;
     // Which convs, in which order, with which weights.
     let mut collector = ConvCollector::default();
     let _ = task
