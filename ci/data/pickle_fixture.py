@@ -1,4 +1,5 @@
-"""Writes the pickle fixtures for xtask/src/fetch/pickle.rs's tests (hex, one file each).
+"""Writes the pickle fixtures (hex, one file each) for crates/data/tests/pickle.rs (the reader
+is crates/data/src/formats/pickle.rs).
 
 Independent oracle: CPython's own pickle + numpy. Run with any Python that has numpy:
     python ci/data/pickle_fixture.py

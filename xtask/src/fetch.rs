@@ -13,7 +13,6 @@ mod manifest;
 mod mnist_family;
 mod online;
 mod openclipart;
-mod pickle;
 mod registry;
 #[cfg(test)]
 mod suites_check;

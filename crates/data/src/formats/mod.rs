@@ -2,6 +2,7 @@
 pub(crate) mod csv_manifest;
 pub(crate) mod idx;
 pub(crate) mod image_folder;
+pub mod pickle;
 
 use std::path::Path;
 
