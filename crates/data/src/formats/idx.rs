@@ -59,6 +59,17 @@ pub(crate) fn open_images_file(images_path: &Path) -> Result<Dataset, DataError>
             ),
         ));
     }
+    if dims[1] == 0 || dims[2] == 0 {
+        return Err(malformed(
+            images_path,
+            format!("images of {} × {} pixels hold nothing", dims[1], dims[2]),
+        ));
+    }
+    if dims[0] == 0 {
+        return Err(DataError::NoSamples {
+            path: images_path.to_path_buf(),
+        });
+    }
     let (ldims, labels) = read_idx(&labels_path)?;
     if ldims.len() != 1 {
         return Err(malformed(
@@ -174,11 +185,35 @@ fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>, DataError> {
 }
 
 /// Reads a u8 IDX file: its dimensions and data, checking that the lengths agree.
+///
+/// Memory is bounded by what the file holds, not by what its header claims: the header is read
+/// first, then at most one byte more than the dimensions need (a gzip stream that inflates far
+/// beyond its header's claim is cut there and refused).
 fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+    let cannot_read = |e: std::io::Error| malformed(path, format!("cannot read: {e}"));
+    let mut reader = open_maybe_gz(path)?;
     let mut bytes = Vec::new();
-    open_maybe_gz(path)?
+    (&mut reader)
+        .take(4)
         .read_to_end(&mut bytes)
-        .map_err(|e| malformed(path, format!("cannot read: {e}")))?;
+        .map_err(cannot_read)?;
+    if bytes.len() == 4 {
+        let ndim = bytes[3] as u64;
+        (&mut reader)
+            .take(4 * ndim)
+            .read_to_end(&mut bytes)
+            .map_err(cannot_read)?;
+        let claimed = bytes[4..]
+            .chunks_exact(4)
+            .try_fold(1u64, |acc, b| {
+                acc.checked_mul(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64)
+            })
+            .unwrap_or(u64::MAX);
+        reader
+            .take(claimed.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(cannot_read)?;
+    }
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
         return Err(malformed(
             path,
@@ -211,10 +246,14 @@ fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     let found = bytes.len() - header;
     if expected != Some(found) {
-        return Err(malformed(
-            path,
-            format!("dimensions {dims:?} need {expected:?} data bytes, the file holds {found}"),
-        ));
+        let message = match expected {
+            None => format!("dimensions {dims:?} overflow"),
+            Some(e) if found > e => {
+                format!("dimensions {dims:?} need {e} data bytes, the file holds more")
+            }
+            Some(e) => format!("dimensions {dims:?} need {e} data bytes, the file holds {found}"),
+        };
+        return Err(malformed(path, message));
     }
     bytes.drain(..header);
     Ok((dims, bytes))
