@@ -2,7 +2,7 @@
 //! Every writer is atomic: it writes a temporary file in the target directory and renames it.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use ndarray::{Array1, Array2};
@@ -81,6 +81,7 @@ impl Embedding {
         }
         let file: EmbeddingFileIn =
             serde_json::from_value(value).map_err(|e| Error::BadJson(e.to_string()))?;
+        check_layout_total(&file.layout)?;
         Embedding::new(
             Array1::from(file.hessian),
             Some(Array1::from(file.scale)),
@@ -135,12 +136,13 @@ where
     ndarray::Array<f64, D>: ReadNpyExt,
     ndarray::Array<f32, D>: ReadNpyExt,
 {
-    let open = || -> Result<BufReader<File>> { Ok(BufReader::new(File::open(path)?)) };
     let inner = || -> Result<ndarray::Array<f64, D>> {
-        match ndarray::Array::<f64, D>::read_npy(open()?) {
+        let bytes = std::fs::read(path)?;
+        check_npy_lengths(&bytes)?;
+        match ndarray::Array::<f64, D>::read_npy(&bytes[..]) {
             Ok(a) => Ok(a),
             Err(ReadNpyError::WrongDescriptor(_)) => {
-                match ndarray::Array::<f32, D>::read_npy(open()?) {
+                match ndarray::Array::<f32, D>::read_npy(&bytes[..]) {
                     Ok(a) => Ok(a.mapv(f64::from)),
                     Err(ReadNpyError::WrongDescriptor(d)) => {
                         Err(Error::Npy(format!("dtype {d} is not float64 or float32")))
@@ -152,6 +154,56 @@ where
         }
     };
     inner().map_err(|e| e.in_file(path))
+}
+
+/// Filter counts read from a file must add up without overflow: `Layout::dim` would panic
+/// (debug) or wrap (release: `[2^64 - 1, 5]` would pass as 4 filters).
+fn check_layout_total(layout: &Layout) -> Result<()> {
+    layout
+        .segments()
+        .iter()
+        .try_fold(0usize, |total, s| total.checked_add(s.filters))
+        .map(|_| ())
+        .ok_or_else(|| Error::BadLayout("the filter counts add up to more than 2^64".into()))
+}
+
+/// ndarray-npy allocates what a `.npy` header claims (its own length, then the array's)
+/// before reading it: check both claims against the bytes the file holds first, so that a
+/// 100-byte file claiming 2^32 values is an error, not a 32 GiB allocation.
+fn check_npy_lengths(bytes: &[u8]) -> Result<()> {
+    let truncated = |what: String| Err(Error::Npy(format!("truncated: {what}")));
+    // Magic (6), version (2), header length (u16 in version 1, u32 after).
+    let (len_bytes, header_len) = match bytes.get(6) {
+        Some(1) if bytes.len() >= 10 => (2, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
+        Some(2 | 3) if bytes.len() >= 12 => (
+            4,
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        ),
+        // Too short or an unknown version: ndarray-npy's message says which.
+        _ => return Ok(()),
+    };
+    let data_start = 8 + len_bytes;
+    let held = bytes.len() - data_start;
+    if header_len > held {
+        return truncated(format!(
+            "the header claims {header_len} bytes, {held} follow"
+        ));
+    }
+    let header = ndarray_npy::npy::header::Header::from_reader(&mut &bytes[..])
+        .map_err(|e| Error::Npy(e.to_string()))?;
+    let data = bytes.len() - data_start - header_len;
+    // 4 bytes is the smallest item we accept (float32); a wider dtype is checked on reading.
+    let claimed = header
+        .shape
+        .iter()
+        .try_fold(4usize, |acc, &d| acc.checked_mul(d));
+    match claimed {
+        Some(c) if c <= data => Ok(()),
+        _ => truncated(format!(
+            "shape {:?} needs more than the {data} data bytes the file holds",
+            header.shape
+        )),
+    }
 }
 
 /// Read a 1-D `.npy` of float64 or float32 values.
@@ -169,7 +221,7 @@ pub fn read_layout(path: impl AsRef<Path>) -> Result<Layout> {
     let path = path.as_ref();
     let inner = || -> Result<Layout> {
         let text = std::fs::read_to_string(path)?;
-        serde_json::from_str(&text).map_err(|e| {
+        let layout = serde_json::from_str(&text).map_err(|e| {
             if e.is_eof() {
                 Error::TruncatedJson(e.to_string())
             } else {
@@ -177,7 +229,9 @@ pub fn read_layout(path: impl AsRef<Path>) -> Result<Layout> {
                     "expected a layout: a list of {{\"name\", \"filters\"}} objects ({e})"
                 ))
             }
-        })
+        })?;
+        check_layout_total(&layout)?;
+        Ok(layout)
     };
     inner().map_err(|e| e.in_file(path))
 }
