@@ -132,7 +132,13 @@ fn one_class_a_wrong_probe_file_and_an_unknown_class_are_clear_errors() {
 /// The options `task2vec embed` resolves, as its `--print-options` reports them.
 fn printed_options(extra: &[&str]) -> serde_json::Value {
     let out = bin()
-        .args(["embed", "unused-data-dir", "--probe", "tiny-resnet", "--print-options"])
+        .args([
+            "embed",
+            "unused-data-dir",
+            "--probe",
+            "tiny-resnet",
+            "--print-options",
+        ])
         .args(extra)
         .output()
         .expect("the binary runs");
@@ -150,7 +156,10 @@ fn library_options(options: task2vec_fisher::EmbedOptions) -> serde_json::Value 
 #[test]
 fn the_cli_resolves_the_same_options_as_the_library() {
     use task2vec_fisher::{BatchNormMode, EmbedOptions, FisherMethod};
-    assert_eq!(printed_options(&[]), library_options(EmbedOptions::default()));
+    assert_eq!(
+        printed_options(&[]),
+        library_options(EmbedOptions::default())
+    );
     // The BatchNorm mode of montecarlo-batch is the method's default wherever it is resolved.
     let batch = printed_options(&["--method", "montecarlo-batch"]);
     assert_eq!(
@@ -196,9 +205,15 @@ fn invalid_options_fail_before_any_work_with_the_option_named() {
     write_folder(&data, &["a", "b"], 2);
     let out = dir.path().join("e.json");
     for (args, needle) in [
-        (&["--fisher-batch-size", "0"][..], "invalid option `fisher-batch-size`"),
+        (
+            &["--fisher-batch-size", "0"][..],
+            "invalid option `fisher-batch-size`",
+        ),
         (&["--head-epochs", "0"][..], "invalid option `head-epochs`"),
-        (&["--method", "variational", "--batch-norm", "train"][..], "invalid option `batch-norm`"),
+        (
+            &["--method", "variational", "--batch-norm", "train"][..],
+            "invalid option `batch-norm`",
+        ),
         (&["--skip-layers", "99"][..], "invalid option `skip-layers`"),
         (&["--input-size", "4"][..], "cannot run at 4×4 pixels"),
     ] {

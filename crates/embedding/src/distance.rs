@@ -123,7 +123,20 @@ pub fn distance_with(
     a.check_comparable_with(b, compat)?;
     let pa = Prepared::new(std::slice::from_ref(a), metric)?;
     let pb = Prepared::new(std::slice::from_ref(b), metric)?;
-    Ok(pair(&pa, 0, &pb, 0))
+    let d = pair(&pa, 0, &pb, 0);
+    if d.is_nan() {
+        return Err(unrepresentable(metric, a, b));
+    }
+    Ok(d)
+}
+
+/// The error for a pair whose distance [`finish`] could not represent (NaN).
+pub(crate) fn unrepresentable(metric: Metric, a: &Embedding, b: &Embedding) -> Error {
+    Error::Unrepresentable {
+        metric: metric.name(),
+        a: a.name().to_string(),
+        b: b.name().to_string(),
+    }
 }
 
 /// Columns processed per step. Single pairs and the blocked matrix code both accumulate in
@@ -266,8 +279,15 @@ pub(crate) fn accumulate(
 pub(crate) fn finish(metric: Metric, acc: Acc, dim: usize) -> f64 {
     match metric {
         Metric::Cosine | Metric::NormalizedCosine | Metric::Correlation => {
-            // SciPy: 1 − uv/√(uu·vv), clipped to [0, 2] against rounding.
-            (1.0 - acc[0] / (acc[1] * acc[2]).sqrt()).clamp(0.0, 2.0)
+            // SciPy: 1 − uv/√(uu·vv), clipped to [0, 2] against rounding. A zero or subnormal
+            // norm product means the squares underflowed (or a row has zero variance): the
+            // ratio would be garbage that the clip turns into a plausible 0 or 2, so it is
+            // NaN here and an error for the caller.
+            let norm = (acc[1] * acc[2]).sqrt();
+            if !norm.is_normal() {
+                return f64::NAN;
+            }
+            (1.0 - acc[0] / norm).clamp(0.0, 2.0)
         }
         Metric::Entropy => std::f64::consts::LN_2 - acc[0] / dim as f64,
         Metric::Kl | Metric::AsymmetricKl => acc[0],

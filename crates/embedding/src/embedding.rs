@@ -326,8 +326,8 @@ impl Embedding {
         self.check_comparable_with(other, Compatibility::Strict)
     }
 
-    /// Check that `self` and `other` can be compared: always the same probe (when both record
-    /// one) and layout; under [`Compatibility::Strict`] also the same kind, estimator and input
+    /// Check that `self` and `other` can be compared: always (and first) the same probe (when
+    /// both record one) and layout; under [`Compatibility::Strict`] also the same kind, estimator and input
     /// size wherever both embeddings record them (an embedding that records nothing, e.g. one
     /// imported from the reference code, is not refused for what it does not say).
     pub fn check_comparable_with(&self, other: &Embedding, compat: Compatibility) -> Result<()> {
@@ -336,34 +336,6 @@ impl Embedding {
             b: other.name().to_string(),
             reason,
         };
-        if compat == Compatibility::Strict {
-            let (ma, mb) = (&self.meta, &other.meta);
-            let settings = |what: &str, a: String, b: String| Error::MixedSettings {
-                a: self.name().to_string(),
-                b: other.name().to_string(),
-                what: what.to_string(),
-                values: format!("{a} vs {b}"),
-            };
-            if let (Some(ka), Some(kb)) = (ma.kind, mb.kind)
-                && ka != kb
-            {
-                return Err(settings(
-                    "kind (task vs domain embedding)",
-                    ka.name().into(),
-                    kb.name().into(),
-                ));
-            }
-            if let (Some(ea), Some(eb)) = (&ma.estimator, &mb.estimator)
-                && ea.name != eb.name
-            {
-                return Err(settings("estimator", ea.name.clone(), eb.name.clone()));
-            }
-            if let (Some(sa), Some(sb)) = (ma.input_size, mb.input_size)
-                && sa != sb
-            {
-                return Err(settings("input size", format!("{sa}²"), format!("{sb}²")));
-            }
-        }
         if let (Some(pa), Some(pb)) = (&self.meta.probe, &other.meta.probe)
             && pa != pb
         {
@@ -392,6 +364,34 @@ impl Embedding {
                 self.layout.0.get(first),
                 other.layout.0.get(first)
             )));
+        }
+        if compat == Compatibility::Strict {
+            let (ma, mb) = (&self.meta, &other.meta);
+            let settings = |what: &str, a: String, b: String| Error::MixedSettings {
+                a: self.name().to_string(),
+                b: other.name().to_string(),
+                what: what.to_string(),
+                values: format!("{a} vs {b}"),
+            };
+            if let (Some(ka), Some(kb)) = (ma.kind, mb.kind)
+                && ka != kb
+            {
+                return Err(settings(
+                    "kind (task vs domain embedding)",
+                    ka.name().into(),
+                    kb.name().into(),
+                ));
+            }
+            if let (Some(ea), Some(eb)) = (&ma.estimator, &mb.estimator)
+                && ea.name != eb.name
+            {
+                return Err(settings("estimator", ea.name.clone(), eb.name.clone()));
+            }
+            if let (Some(sa), Some(sb)) = (ma.input_size, mb.input_size)
+                && sa != sb
+            {
+                return Err(settings("input size", format!("{sa}²"), format!("{sb}²")));
+            }
         }
         Ok(())
     }

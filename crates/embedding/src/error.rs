@@ -77,6 +77,22 @@ pub enum Error {
         /// The two values.
         values: String,
     },
+    /// The distance cannot be computed in double precision: for the cosine family, one
+    /// embedding's values are so much smaller than the other's (≳ 1e150 apart) that every
+    /// squared term underflows, or a row has zero variance (`correlation`). Refused rather than
+    /// answered with a wrong number.
+    #[error(
+        "cannot compute `{metric}` between {a:?} and {b:?} in double precision (their Fisher \
+         values differ in scale by ~1e150 or more, or one has zero variance)"
+    )]
+    Unrepresentable {
+        /// The metric.
+        metric: &'static str,
+        /// First embedding's name.
+        a: String,
+        /// Second embedding's name.
+        b: String,
+    },
     /// A metric that divides by the Fisher values met a zero.
     #[error(
         "metric `{metric}` needs strictly positive Fisher values, but {name:?} has hessian[{index}] = 0"

@@ -38,12 +38,20 @@ fn check_all_comparable<'a>(
         meta(|e| e.meta().estimator.is_some()),
         meta(|e| e.meta().input_size.is_some()),
     ];
-    all.skip(1).try_for_each(|e| {
-        first.check_comparable_with(e, compat)?;
-        witnesses
-            .iter()
-            .flatten()
-            .try_for_each(|w| w.check_comparable_with(e, compat))
+    // Structural problems (probe, layout) first: they are never overridable, so they are the
+    // ones to report even when the settings differ too.
+    let passes: &[Compatibility] = match compat {
+        Compatibility::Strict => &[Compatibility::Structural, Compatibility::Strict],
+        Compatibility::Structural => &[Compatibility::Structural],
+    };
+    passes.iter().try_for_each(|&pass| {
+        all.clone().skip(1).try_for_each(|e| {
+            first.check_comparable_with(e, pass)?;
+            witnesses
+                .iter()
+                .flatten()
+                .try_for_each(|w| w.check_comparable_with(e, pass))
+        })
     })
 }
 
@@ -76,6 +84,7 @@ pub fn pdist_with(
     for (ti, tj, values) in results {
         scatter(&mut out, ti, tj, n, n, &values);
     }
+    check_representable(&out, metric, embeddings, embeddings)?;
     if symmetric {
         for i in 0..n {
             out[[i, i]] = 0.0;
@@ -115,7 +124,21 @@ pub fn cdist_with(
     for (ti, tj, values) in results {
         scatter(&mut out, ti, tj, n, m, &values);
     }
+    check_representable(&out, metric, from, to)?;
     Ok(out)
+}
+
+/// A NaN from [`distance::finish`] marks a pair that double precision cannot represent.
+fn check_representable(
+    d: &Array2<f64>,
+    metric: Metric,
+    from: &[Embedding],
+    to: &[Embedding],
+) -> Result<()> {
+    match d.indexed_iter().find(|(_, v)| v.is_nan()) {
+        Some(((i, j), _)) => Err(distance::unrepresentable(metric, &from[i], &to[j])),
+        None => Ok(()),
+    }
 }
 
 /// Tile coordinates; for symmetric metrics only tiles on or above the diagonal.

@@ -325,7 +325,10 @@ impl VariationalOptions {
             "variational.initial-variance-fraction",
             self.initial_variance_fraction,
         )?;
-        finite_non_negative("variational.input-variance-floor", self.input_variance_floor)?;
+        finite_non_negative(
+            "variational.input-variance-floor",
+            self.input_variance_floor,
+        )?;
         self.sampler.validate("variational.sampler")
     }
 }
@@ -439,9 +442,7 @@ impl EmbedOptions {
         }
         positive("cache-batch-size", self.cache_batch_size)?;
         positive("fisher-batch-size", self.fisher_batch_size)?;
-        let batch_norm = self
-            .batch_norm
-            .unwrap_or(self.method.default_batch_norm());
+        let batch_norm = self.batch_norm.unwrap_or(self.method.default_batch_norm());
         if batch_norm == BatchNormMode::Train && self.method != FisherMethod::MontecarloBatch {
             return Err(invalid(
                 "batch-norm",

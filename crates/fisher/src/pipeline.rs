@@ -317,12 +317,10 @@ impl Task2Vec<'_> {
             input_size: Some(self.input_size()),
             estimator: Some(EstimatorInfo {
                 name: crate::domain::ESTIMATOR_NAME.into(),
-                hyperparameters: BTreeMap::from([
-                    (
-                        "max_samples".to_string(),
-                        serde_json::json!(self.options.max_samples),
-                    ),
-                ]),
+                hyperparameters: BTreeMap::from([(
+                    "max_samples".to_string(),
+                    serde_json::json!(self.options.max_samples),
+                )]),
             }),
             seed: Some(self.options.seed),
             skip_layers: Some(self.options.skip_layers),

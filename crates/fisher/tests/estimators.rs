@@ -528,12 +528,16 @@ fn public_estimators_refuse_zero_batch_sizes_by_name() {
         sample_weights: &weights,
     };
     let named = |r: Result<_, task2vec_fisher::FisherError>, name: &str| {
-        let err = r.err().expect("an error").to_string();
+        let err = r.expect_err("an error").to_string();
         assert!(err.contains(name), "{name} not in {err}");
     };
-    named(exact::estimate(&task, 0, false, &Silent).map(|_| ()), "fisher-batch-size");
     named(
-        montecarlo::estimate(&task, &MonteCarloOptions::default(), 0, false, 0, &Silent).map(|_| ()),
+        exact::estimate(&task, 0, false, &Silent).map(|_| ()),
+        "fisher-batch-size",
+    );
+    named(
+        montecarlo::estimate(&task, &MonteCarloOptions::default(), 0, false, 0, &Silent)
+            .map(|_| ()),
         "fisher-batch-size",
     );
     let zero_sampler = SamplerOptions {
@@ -545,7 +549,15 @@ fn public_estimators_refuse_zero_batch_sizes_by_name() {
         sampler: zero_sampler.clone(),
     };
     named(
-        batch::estimate(&task, &batch_options, BatchNormMode::Eval, false, 0, &Silent).map(|_| ()),
+        batch::estimate(
+            &task,
+            &batch_options,
+            BatchNormMode::Eval,
+            false,
+            0,
+            &Silent,
+        )
+        .map(|_| ()),
         "batch.sampler",
     );
     let variational_options = VariationalOptions {
@@ -556,5 +568,8 @@ fn public_estimators_refuse_zero_batch_sizes_by_name() {
         variational::estimate(&task, &variational_options, 0, &Silent).map(|_| ()),
         "variational.sampler",
     );
-    named(mean_activations(&net, &inputs, 0, &Silent).map(|_| ()), "cache-batch-size");
+    named(
+        mean_activations(&net, &inputs, 0, &Silent).map(|_| ()),
+        "cache-batch-size",
+    );
 }

@@ -298,7 +298,13 @@ fn options_are_resolved_once_against_the_probe() {
         skip_layers: tiny.split_points().len(),
         ..EmbedOptions::default()
     };
-    assert!(beyond.resolve(&tiny).unwrap_err().to_string().contains("skip-layers"));
+    assert!(
+        beyond
+            .resolve(&tiny)
+            .unwrap_err()
+            .to_string()
+            .contains("skip-layers")
+    );
 }
 
 #[test]
@@ -308,13 +314,16 @@ fn task_and_domain_embeddings_record_what_they_are_and_refuse_each_other() {
     let probe = Probe::tiny(&device);
     let dir = tempfile::tempdir().unwrap();
     let data = image_folder(dir.path(), &["horizontal", "vertical"], 4);
-    let pipeline = Task2Vec::new(&probe, quick_options(FisherMethod::Exact, 0, 0), &device).unwrap();
+    let pipeline =
+        Task2Vec::new(&probe, quick_options(FisherMethod::Exact, 0, 0), &device).unwrap();
     let (task, _) = pipeline.embed(&data, &Silent).unwrap();
     let domain = pipeline.embed_domain(&data, &Silent).unwrap();
     assert_eq!(task.meta().kind, Some(EmbeddingKind::Task));
     assert_eq!(domain.meta().kind, Some(EmbeddingKind::Domain));
     assert_eq!(task.meta().input_size, Some(32));
-    let err = distance(&task, &domain, Metric::Cosine).unwrap_err().to_string();
+    let err = distance(&task, &domain, Metric::Cosine)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("task vs domain"), "{err}");
     // Deliberately comparing them stays possible (same probe, same layout).
     let d = distance_with(&task, &domain, Metric::Cosine, Compatibility::Structural).unwrap();
@@ -333,14 +342,22 @@ fn task_and_domain_embeddings_record_what_they_are_and_refuse_each_other() {
     .embed(&data, &Silent)
     .unwrap()
     .0;
-    let err = distance(&task, &other_size, Metric::Cosine).unwrap_err().to_string();
+    let err = distance(&task, &other_size, Metric::Cosine)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("input size"), "{err}");
-    let other_method = Task2Vec::new(&probe, quick_options(FisherMethod::Montecarlo, 0, 0), &device)
-        .unwrap()
-        .embed(&data, &Silent)
-        .unwrap()
-        .0;
-    let err = distance(&task, &other_method, Metric::Cosine).unwrap_err().to_string();
+    let other_method = Task2Vec::new(
+        &probe,
+        quick_options(FisherMethod::Montecarlo, 0, 0),
+        &device,
+    )
+    .unwrap()
+    .embed(&data, &Silent)
+    .unwrap()
+    .0;
+    let err = distance(&task, &other_method, Metric::Cosine)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("estimator"), "{err}");
 }
 

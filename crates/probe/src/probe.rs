@@ -53,6 +53,11 @@ impl ProbeKind {
     /// leave no spatial extent worth a Fisher value.
     pub const MIN_INPUT_SIZE: usize = 8;
 
+    /// Largest input size any probe accepts: 4.5× the probes' training size already needs
+    /// ~12 MB per image before the first conv and gigabytes of activations per batch; a typo
+    /// (`--input-size 100000`) must be an error, not a 1.4 TB allocation.
+    pub const MAX_INPUT_SIZE: usize = 1024;
+
     /// Checks that the probe computes what it was trained to compute at `size` × `size`.
     ///
     /// EfficientNet-Lite0's TensorFlow "SAME" padding was exported as fixed pads for 224²
@@ -62,7 +67,15 @@ impl ProbeKind {
     /// at any size ≥ [`Self::MIN_INPUT_SIZE`].
     pub fn check_input_size(self, size: usize) -> Result<(), ProbeError> {
         let reason = if size < Self::MIN_INPUT_SIZE {
-            Some(format!("the smallest input size is {}", Self::MIN_INPUT_SIZE))
+            Some(format!(
+                "the smallest input size is {}",
+                Self::MIN_INPUT_SIZE
+            ))
+        } else if size > Self::MAX_INPUT_SIZE {
+            Some(format!(
+                "the largest input size is {}",
+                Self::MAX_INPUT_SIZE
+            ))
         } else if self == ProbeKind::EfficientNetLite0 && !size.is_multiple_of(32) {
             Some(format!(
                 "its exported \"SAME\" padding is only right for multiples of 32 (try {} or {})",
@@ -431,12 +444,22 @@ mod input_size_tests {
                 .check_input_size(bad)
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("efficientnet-lite0") && err.contains(&bad.to_string()), "{err}");
+            assert!(
+                err.contains("efficientnet-lite0") && err.contains(&bad.to_string()),
+                "{err}"
+            );
         }
-        for kind in [ProbeKind::TinyResnet, ProbeKind::Resnet18, ProbeKind::Resnet34] {
+        for kind in [
+            ProbeKind::TinyResnet,
+            ProbeKind::Resnet18,
+            ProbeKind::Resnet34,
+        ] {
             kind.check_input_size(8).unwrap();
             kind.check_input_size(100).unwrap();
+            kind.check_input_size(1024).unwrap();
             assert!(kind.check_input_size(7).is_err());
+            assert!(kind.check_input_size(1025).is_err());
+            assert!(kind.check_input_size(100_000).is_err());
         }
     }
 }

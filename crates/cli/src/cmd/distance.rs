@@ -38,16 +38,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    use anyhow::Context;
+    // The library's refusals name the tasks; the user typed files.
+    let files = || format!("comparing {} with {}", args.a.display(), args.b.display());
     let a = Embedding::load(&args.a)?;
     let b = Embedding::load(&args.b)?;
     let (label, d) = if args.asymmetric {
         let t0 = args.trivial.as_ref().map(Embedding::load).transpose()?;
         (
             "asymmetric".to_string(),
-            asymmetric_distance_with(&a, &b, args.alpha, t0.as_ref(), compatibility(args.force))?,
+            asymmetric_distance_with(&a, &b, args.alpha, t0.as_ref(), compatibility(args.force))
+                .with_context(files)?,
         )
     } else {
-        let d = distance_with(&a, &b, args.metric, compatibility(args.force))?;
+        let d =
+            distance_with(&a, &b, args.metric, compatibility(args.force)).with_context(files)?;
         (args.metric.to_string(), d)
     };
     match args.format {

@@ -183,8 +183,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Dataset::open_unlabeled(&args.data)
     } else {
         Dataset::open(&args.data)
-    }
-    .with_context(|| format!("opening dataset {}", args.data.display()))?;
+    }?;
     if let Some(classes) = &args.classes {
         let names: Vec<&str> = classes.iter().map(String::as_str).collect();
         dataset = dataset.select_classes(&names)?;
@@ -215,16 +214,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     // The dataset's own name is often shared by many tasks (every class subset of one folder,
     // every IDX file called train-images-idx3-ubyte), so the output name is the default.
-    let name = args.name.clone().or_else(|| {
-        out.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-    });
+    let name = args
+        .name
+        .clone()
+        .or_else(|| out.file_stem().map(|s| s.to_string_lossy().into_owned()));
     if name.is_some() {
         embedding.meta_mut().task = name;
     }
-    embedding
-        .save(&out)
-        .with_context(|| format!("writing {}", out.display()))?;
+    // The error names the file (task2vec_embedding's InFile).
+    embedding.save(&out)?;
     eprintln!(
         "wrote {} ({} values, {} layers)",
         out.display(),

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use task2vec_embedding::{Provenance, io};
 
 #[derive(clap::Args)]
@@ -44,8 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.layout.as_deref(),
         meta,
     )?;
-    e.save(&args.out)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    e.save(&args.out)?; // the error names the file
     println!(
         "{}: {:?}, {} filters in {} layers",
         args.out.display(),

@@ -53,7 +53,10 @@ impl Source {
             anyhow::bail!("need at least two embeddings, got {}", embs.len());
         }
         let labels = embs.iter().map(|e| e.name().to_string()).collect();
-        Ok(LabeledMatrix::new(labels, pdist_with(&embs, self.metric, compatibility(self.force))?)?)
+        Ok(LabeledMatrix::new(
+            labels,
+            pdist_with(&embs, self.metric, compatibility(self.force))?,
+        )?)
     }
 }
 

@@ -5,8 +5,8 @@ use burn::tensor::Tensor;
 
 use super::{Accumulator, FisherEstimate, FisherTask, host_f32, label_tensor, weight_tensor};
 use crate::error::Result;
-use crate::options::positive;
 use crate::kernel::OutputGradTap;
+use crate::options::positive;
 use crate::progress::Progress;
 use task2vec_probe::PassThrough;
 
