@@ -1,12 +1,13 @@
 //! The paper's experiments computed from finished embeddings: E1 (clustered distance matrix),
 //! E2 (neighbours vs taxonomy), E3 (complexity vs difficulty), E4 (task vs domain embeddings).
-//! Pure functions over [`TaskResult`]s so that they are testable without any network.
+//! Pure functions over [`TaskResult`]s so that they are testable without any network. The
+//! statistics themselves (Mantel test, top-k curves, unit-mean normalisation) live in
+//! task2vec-embedding; this file only decides which ones the report shows.
 use anyhow::{Context, Result, ensure};
 use ndarray::Array2;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
-use task2vec_embedding::{Embedding, Metric, pdist, stats};
+use task2vec_embedding::normalize::unit_mean;
+use task2vec_embedding::stats::{self, Mantel, upper_triangle};
+use task2vec_embedding::{Embedding, Metric, pdist};
 
 /// Everything the report needs about one embedded task.
 #[derive(Debug, Clone)]
@@ -38,15 +39,6 @@ pub fn taxonomy_matrix(tasks: &[TaskResult]) -> Array2<f64> {
     })
 }
 
-/// Upper-triangle entries (i < j) of a square matrix, row-major.
-pub fn upper_triangle(m: &Array2<f64>) -> Vec<f64> {
-    let n = m.nrows();
-    (0..n)
-        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
-        .map(|(i, j)| m[[i, j]])
-        .collect()
-}
-
 /// E2: the average top-k taxonomic distance of each task's nearest tasks, for k = 1..n-1, under
 /// several rankings of the neighbours, with the two baselines.
 #[derive(Debug, Clone)]
@@ -71,28 +63,13 @@ pub struct Ranking {
 /// The baselines of E2 (random neighbours, the taxonomy itself); rankings are added by
 /// [`rank`].
 pub fn top_k_baselines(taxonomy: &Array2<f64>) -> Result<TopK> {
-    use task2vec_embedding::taxonomy::average_top_k_taxonomic_distance as topk;
     let n = taxonomy.nrows();
     ensure!(n >= 3, "E2 needs at least 3 tasks, got {n}");
-    // Uniformly random neighbours: every other task is equally likely, for every k.
-    let random_mean = (0..n)
-        .map(|i| {
-            (0..n)
-                .filter(|&j| j != i)
-                .map(|j| taxonomy[[i, j]])
-                .sum::<f64>()
-                / (n - 1) as f64
-        })
-        .sum::<f64>()
-        / n as f64;
     let k: Vec<usize> = (1..n).collect();
     Ok(TopK {
         // Ties in the taxonomy are broken by index; any order among equals gives the same mean.
-        oracle: k
-            .iter()
-            .map(|&k| topk(taxonomy, taxonomy, k))
-            .collect::<Result<_, _>>()?,
-        random: vec![random_mean; k.len()],
+        oracle: stats::top_k_curve(taxonomy, taxonomy)?,
+        random: vec![stats::random_top_k_baseline(taxonomy)?; k.len()],
         k,
         rankings: Vec::new(),
     })
@@ -105,77 +82,21 @@ pub fn rank(
     taxonomy: &Array2<f64>,
     seed: u64,
 ) -> Result<Ranking> {
-    use task2vec_embedding::taxonomy::average_top_k_taxonomic_distance as topk;
-    let n = distances.nrows();
     Ok(Ranking {
         name,
-        curve: (1..n)
-            .map(|k| topk(distances, taxonomy, k))
-            .collect::<Result<_, _>>()?,
-        mantel: mantel_spearman(distances, taxonomy, 999, seed)?,
+        curve: stats::top_k_curve(distances, taxonomy)?,
+        mantel: stats::mantel(
+            distances,
+            taxonomy,
+            stats::spearman,
+            MANTEL_PERMUTATIONS,
+            seed,
+        )?,
     })
 }
 
-/// `e` divided by its mean Fisher value. The paper's `cosine` normalises two embeddings by
-/// their element-wise sum, which keeps their overall scale: a task whose head fits perfectly has
-/// a vanishing Fisher everywhere and then looks far from every other task. Dividing by the mean
-/// first leaves only the pattern across filters (a ranking we add, not the paper's).
-pub fn unit_mean(e: &Embedding) -> Result<Embedding> {
-    let mean = e.hessian().mean().unwrap_or(0.0);
-    ensure!(
-        mean > 0.0 && mean.is_finite(),
-        "embedding of task {} has mean Fisher {mean}: cannot normalise it",
-        e.name()
-    );
-    let scale = e.has_prior().then(|| e.scale() / mean);
-    Ok(Embedding::new(
-        e.hessian() / mean,
-        scale,
-        e.layout().clone(),
-        e.meta().clone(),
-    )?)
-}
-
-/// Spearman correlation between two distance matrices over the pairs i < j, with a Mantel
-/// permutation p-value: tasks (rows and columns together) are permuted, because the pairs of
-/// one matrix are not independent observations.
-#[derive(Debug, Clone, Copy)]
-pub struct Mantel {
-    pub spearman: f64,
-    pub p_value: f64,
-    pub permutations: usize,
-}
-
-pub fn mantel_spearman(
-    a: &Array2<f64>,
-    b: &Array2<f64>,
-    permutations: usize,
-    seed: u64,
-) -> Result<Mantel> {
-    let n = a.nrows();
-    ensure!(
-        a.dim() == (n, n) && b.dim() == (n, n),
-        "Mantel test needs two n×n matrices"
-    );
-    let x = upper_triangle(a);
-    let observed = stats::spearman(&x, &upper_triangle(b))?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut perm: Vec<usize> = (0..n).collect();
-    let mut hits = 0usize;
-    for _ in 0..permutations {
-        perm.shuffle(&mut rng);
-        let permuted = Array2::from_shape_fn((n, n), |(i, j)| b[[perm[i], perm[j]]]);
-        // One-sided: the paper's claim is a positive correlation.
-        if stats::spearman(&x, &upper_triangle(&permuted))? >= observed - 1e-12 {
-            hits += 1;
-        }
-    }
-    Ok(Mantel {
-        spearman: observed,
-        p_value: (1 + hits) as f64 / (1 + permutations) as f64,
-        permutations,
-    })
-}
+/// Permutations of each Mantel test: p-values down to 0.001.
+const MANTEL_PERMUTATIONS: usize = 999;
 
 /// E3: complexity measures against the linear-probe error.
 #[derive(Debug, Clone)]
@@ -231,13 +152,13 @@ pub fn shared_image_pairs(
     tasks: &[TaskResult],
     task_d: &Array2<f64>,
     domain_d: &Array2<f64>,
-) -> Vec<SharedImagesPair> {
-    let median = |m: &Array2<f64>| {
-        let mut v = upper_triangle(m);
+) -> Result<Vec<SharedImagesPair>> {
+    let median = |m: &Array2<f64>| -> Result<f64> {
+        let mut v = upper_triangle(m)?;
         v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        Ok(v.get(v.len() / 2).copied().unwrap_or(f64::NAN))
     };
-    let (task_median, domain_median) = (median(task_d), median(domain_d));
+    let (task_median, domain_median) = (median(task_d)?, median(domain_d)?);
     let n = tasks.len();
     let mut pairs = Vec::new();
     for i in 0..n {
@@ -254,7 +175,7 @@ pub fn shared_image_pairs(
             }
         }
     }
-    pairs
+    Ok(pairs)
 }
 
 /// E2's rankings, in the report's order.
@@ -276,7 +197,11 @@ pub fn analyse(tasks: &[TaskResult], seed: u64) -> Result<Analysis> {
     let domains: Vec<Embedding> = tasks.iter().map(|t| t.domain.clone()).collect();
     let task_distances = pdist(&embeddings, Metric::Cosine).context("task distance matrix")?;
     let domain_distances = pdist(&domains, Metric::Cosine).context("domain distance matrix")?;
-    let unit: Vec<Embedding> = embeddings.iter().map(unit_mean).collect::<Result<_>>()?;
+    let unit: Vec<Embedding> = embeddings
+        .iter()
+        .map(unit_mean)
+        .collect::<Result<_, _>>()
+        .context("unit-mean embeddings")?;
     let unit_distances = pdist(&unit, Metric::Cosine).context("unit-mean distance matrix")?;
     let taxonomy = taxonomy_matrix(tasks);
     let mut top_k = top_k_baselines(&taxonomy)?;
@@ -288,7 +213,7 @@ pub fn analyse(tasks: &[TaskResult], seed: u64) -> Result<Analysis> {
     Ok(Analysis {
         top_k,
         complexity: complexity(tasks)?,
-        shared: shared_image_pairs(tasks, &task_distances, &domain_distances),
+        shared: shared_image_pairs(tasks, &task_distances, &domain_distances)?,
         task_distances,
         domain_distances,
     })
@@ -328,61 +253,15 @@ mod tests {
         assert!((curves.random[0] - 5.0 / 3.0).abs() < 1e-12);
         assert_eq!(curves.oracle[0], 1.0);
         assert!((curves.oracle[2] - 5.0 / 3.0).abs() < 1e-12);
-        // A distance that pairs each task with the other group's first member does worse.
+        // A (symmetric) distance whose nearest neighbour is always in the other group does worse.
         let d = ndarray::array![
             [0., 3., 1., 2.],
-            [3., 0., 1., 2.],
-            [1., 2., 0., 3.],
-            [1., 2., 3., 0.]
+            [3., 0., 1.5, 2.5],
+            [1., 1.5, 0., 3.],
+            [2., 2.5, 3., 0.]
         ];
         let ranked = rank("test", &d, &t, 0).unwrap();
         assert_eq!(ranked.curve[0], 2.0);
         assert!((ranked.curve[2] - 5.0 / 3.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn unit_mean_removes_the_overall_scale_only() {
-        let e = Embedding::from_hessian(vec![1.0, 3.0, 8.0], Default::default()).unwrap();
-        let u = unit_mean(&e).unwrap();
-        assert_eq!(u.hessian().to_vec(), vec![0.25, 0.75, 2.0]);
-        assert!(!u.has_prior());
-    }
-
-    #[test]
-    fn mantel_detects_a_matrix_that_follows_the_taxonomy_and_not_a_shuffled_one() {
-        let n = 12;
-        let groups: Vec<usize> = (0..n).map(|i| i / 3).collect();
-        let t = Array2::from_shape_fn((n, n), |(i, j)| {
-            if i == j {
-                0.0
-            } else if groups[i] == groups[j] {
-                1.0
-            } else {
-                2.0
-            }
-        });
-        // A distance that follows the groups, with a deterministic jitter.
-        let d = Array2::from_shape_fn((n, n), |(i, j)| {
-            if i == j {
-                0.0
-            } else {
-                t[[i, j]] + 0.01 * (((i * 7 + j * 7) % 5) as f64)
-            }
-        });
-        let m = mantel_spearman(&d, &t, 199, 1).unwrap();
-        // The taxonomy takes two values (12 within-group pairs of 66), so even a distance that
-        // separates the groups perfectly reaches only ρ ≈ sqrt(3·p·(1−p)) ≈ 0.67 with p = 12/66.
-        assert!(m.spearman > 0.6, "{m:?}");
-        assert!(m.p_value < 0.01, "{m:?}");
-        // A distance unrelated to the groups (depends on i+j parity only).
-        let u = Array2::from_shape_fn((n, n), |(i, j)| {
-            if i == j {
-                0.0
-            } else {
-                ((i + j) % 2) as f64 + 0.001 * (i * j) as f64
-            }
-        });
-        let m = mantel_spearman(&u, &t, 199, 1).unwrap();
-        assert!(m.p_value > 0.05, "{m:?}");
     }
 }

@@ -1,9 +1,9 @@
-//! REPORT.md and the figures that are not embedding plots (the E2 curves, as a hand-written SVG:
-//! a few polylines need no plotting stack).
+//! REPORT.md, its CSVs and the E2 chart (drawn by task2vec-embedding's plots).
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use task2vec_embedding::plot::{Line, LineChartOptions, line_chart};
 
 use super::analysis::{Analysis, TaskResult, TopK};
 
@@ -23,129 +23,73 @@ pub struct RunInfo {
 pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(task2vec_common::write_file_atomic(path, contents.as_bytes())?)
+    Ok(task2vec_common::write_file_atomic(
+        path,
+        contents.as_bytes(),
+    )?)
 }
 
-/// E2's curves as an SVG line chart (k on x, average taxonomic distance on y).
-pub fn top_k_svg(curves: &TopK) -> String {
-    let (w, h, left, right, top, bottom) = (640.0, 400.0, 60.0, 20.0, 30.0, 50.0);
-    let kmax = *curves.k.last().unwrap_or(&1) as f64;
-    let ymax = curves
-        .rankings
-        .iter()
-        .flat_map(|r| &r.curve)
-        .chain(&curves.oracle)
-        .chain(&curves.random)
-        .fold(0.0f64, |a, &b| a.max(b))
-        .max(1e-9)
-        * 1.1;
-    let x = |k: f64| left + (k - 1.0) / (kmax - 1.0).max(1.0) * (w - left - right);
-    let y = |v: f64| h - bottom - v / ymax * (h - top - bottom);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="DejaVu Sans, sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Average taxonomic distance of the k nearest tasks</text>"#,
-        w / 2.0
-    );
-    // Axes with a few ticks.
-    let _ = writeln!(
-        s,
-        r#"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>"#,
-        h - bottom,
-        w - right,
-        h - bottom,
-        h - bottom
-    );
-    for i in 0..=4 {
-        let v = ymax * i as f64 / 4.0;
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="end">{v:.2}</text>"#,
-            left - 6.0,
-            y(v) + 4.0
-        );
-    }
-    for i in 0..=4 {
-        let k = 1.0 + (kmax - 1.0) * i as f64 / 4.0;
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            x(k),
-            h - bottom + 16.0,
-            k.round()
-        );
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">k (number of nearest tasks)</text>"#,
-        w / 2.0,
-        h - 12.0
-    );
-    const COLORS: [&str; 4] = ["#d62728", "#ff7f0e", "#2ca02c", "#9467bd"];
-    let series: Vec<(&str, &str, &Vec<f64>)> = curves
-        .rankings
-        .iter()
-        .zip(COLORS.iter().cycle())
-        .map(|(r, c)| (r.name, *c, &r.curve))
-        .chain([
-            ("random neighbours", "#7f7f7f", &curves.random),
-            ("taxonomy (oracle)", "#1f77b4", &curves.oracle),
-        ])
-        .collect();
-    for (i, (name, color, values)) in series.iter().enumerate() {
-        let points: Vec<String> = curves
+/// E2's curves as a line chart (k on x, average taxonomic distance on y) at `path` (.svg or
+/// .png): the rankings as measured series, random neighbours and the taxonomy as references.
+pub fn top_k_chart(curves: &TopK, path: &Path) -> Result<()> {
+    let line = |name: &str, values: &[f64], reference: bool| Line {
+        name: name.to_string(),
+        points: curves
             .k
             .iter()
-            .zip(values.iter())
-            .map(|(&k, &v)| format!("{:.1},{:.1}", x(k as f64), y(v)))
-            .collect();
-        let _ = writeln!(
-            s,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
-            points.join(" ")
-        );
-        let ly = top + 16.0 * i as f64 + 10.0;
-        let _ = writeln!(
-            s,
-            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2"/><text x="{}" y="{}">{name}</text>"#,
-            w - right - 290.0,
-            w - right - 270.0,
-            w - right - 265.0,
-            ly + 4.0
-        );
-    }
-    s.push_str("</svg>\n");
-    s
+            .zip(values)
+            .map(|(&k, &v)| (k as f64, v))
+            .collect(),
+        reference,
+    };
+    let lines: Vec<Line> = curves
+        .rankings
+        .iter()
+        .map(|r| line(r.name, &r.curve, false))
+        .chain([
+            line("random neighbours", &curves.random, true),
+            line("taxonomy (oracle)", &curves.oracle, true),
+        ])
+        .collect();
+    let opts = LineChartOptions {
+        title: Some("Average taxonomic distance of the k nearest tasks".into()),
+        x_label: "k (number of nearest tasks)".into(),
+        y_label: "average taxonomic distance".into(),
+    };
+    Ok(line_chart(&lines, path, &opts)?)
 }
 
-fn csv_line(cells: &[String]) -> String {
-    cells.join(",") + "\n"
+/// A CSV document from a header and rows (quoting as RFC 4180 needs).
+fn csv_text(header: &[String], rows: impl IntoIterator<Item = Vec<String>>) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for row in rows {
+        w.write_record(&row)?;
+    }
+    let bytes = w.into_inner().context("finishing a CSV document")?;
+    Ok(String::from_utf8(bytes)?)
 }
 
 /// The CSVs next to the report: per-task results and the E2 curves.
-pub fn tasks_csv(tasks: &[TaskResult], analysis: &Analysis) -> String {
-    let mut s = csv_line(&[
-        "task".into(),
-        "taxonomy".into(),
-        "samples".into(),
-        "classes".into(),
-        "seconds".into(),
-        "probe_error".into(),
-        "l1_norm".into(),
-        "distance_to_trivial".into(),
-    ]);
-    for (i, t) in tasks.iter().enumerate() {
+pub fn tasks_csv(tasks: &[TaskResult], analysis: &Analysis) -> Result<String> {
+    let header = [
+        "task",
+        "taxonomy",
+        "samples",
+        "classes",
+        "seconds",
+        "probe_error",
+        "l1_norm",
+        "distance_to_trivial",
+    ]
+    .map(String::from);
+    let rows = tasks.iter().enumerate().map(|(i, t)| {
         let trivial = analysis
             .complexity
             .to_trivial
             .as_ref()
             .map_or(String::new(), |d| format!("{:.6e}", d[i]));
-        s += &csv_line(&[
+        vec![
             t.id.clone(),
             t.taxonomy.join("/"),
             t.samples.to_string(),
@@ -154,28 +98,26 @@ pub fn tasks_csv(tasks: &[TaskResult], analysis: &Analysis) -> String {
             format!("{:.4}", t.probe_error),
             format!("{:.6e}", analysis.complexity.l1_norm[i]),
             trivial,
-        ]);
-    }
-    s
+        ]
+    });
+    csv_text(&header, rows)
 }
 
-pub fn top_k_csv(curves: &TopK) -> String {
+pub fn top_k_csv(curves: &TopK) -> Result<String> {
     let header: Vec<String> = std::iter::once("k".to_string())
-        .chain(curves.rankings.iter().map(|r| format!("\"{}\"", r.name)))
+        .chain(curves.rankings.iter().map(|r| r.name.to_string()))
         .chain(["random".into(), "taxonomy".into()])
         .collect();
-    let mut s = csv_line(&header);
-    for i in 0..curves.k.len() {
-        let row: Vec<String> = std::iter::once(curves.k[i].to_string())
+    let rows = (0..curves.k.len()).map(|i| {
+        std::iter::once(curves.k[i].to_string())
             .chain(curves.rankings.iter().map(|r| format!("{:.6}", r.curve[i])))
             .chain([
                 format!("{:.6}", curves.random[i]),
                 format!("{:.6}", curves.oracle[i]),
             ])
-            .collect();
-        s += &csv_line(&row);
-    }
-    s
+            .collect()
+    });
+    csv_text(&header, rows)
 }
 
 /// The report itself. Figures are referenced by relative path.
@@ -265,7 +207,7 @@ pub fn markdown(info: &RunInfo, tasks: &[TaskResult], a: &Analysis) -> String {
         let _ = writeln!(
             s,
             "| {} | **{:.3}** | {:.4} | {verdict} ({:.3} vs {:.3}) |",
-            r.name, r.mantel.spearman, r.mantel.p_value, r.curve[0], a.top_k.random[0]
+            r.name, r.mantel.statistic, r.mantel.p_value, r.curve[0], a.top_k.random[0]
         );
     }
     let _ = writeln!(
