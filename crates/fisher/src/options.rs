@@ -494,7 +494,10 @@ impl EmbedOptions {
             ));
         }
         let input_size = self.input_size.unwrap_or(probe.native_input_size());
-        probe.kind().check_input_size(input_size)?;
+        probe
+            .kind()
+            .check_input_size(input_size)
+            .map_err(|e| invalid("input-size", e.to_string()))?;
         Ok(ResolvedOptions(EmbedOptions {
             batch_norm: Some(self.batch_norm.unwrap_or(self.method.default_batch_norm())),
             include_bn_gamma: Some(

@@ -104,9 +104,24 @@ pub struct Complexity {
     pub l1_norm: Vec<f64>,
     /// d_sym(t, t0) where a trivial embedding exists (embeddings with a prior), else None.
     pub to_trivial: Option<Vec<f64>>,
-    pub pearson_norm: f64,
-    pub spearman_norm: f64,
+    /// `None` where a correlation is undefined (a constant sample: e.g. every task's held-out
+    /// error is 0), which REPORT.md says instead of failing the whole run.
+    pub pearson_norm: Option<f64>,
+    pub spearman_norm: Option<f64>,
     pub spearman_trivial: Option<f64>,
+}
+
+/// `corr(x, y)`, or `None` when either sample is constant (the correlation is undefined).
+fn correlation_if_defined(
+    corr: fn(&[f64], &[f64]) -> task2vec_embedding::Result<f64>,
+    x: &[f64],
+    y: &[f64],
+) -> Result<Option<f64>> {
+    let constant = |v: &[f64]| v.iter().all(|&a| a == v[0]);
+    if x.is_empty() || constant(x) || constant(y) {
+        return Ok(None);
+    }
+    Ok(Some(corr(x, y)?))
 }
 
 pub fn complexity(tasks: &[TaskResult]) -> Result<Complexity> {
@@ -124,12 +139,12 @@ pub fn complexity(tasks: &[TaskResult]) -> Result<Complexity> {
         None
     };
     let spearman_trivial = match &to_trivial {
-        Some(d) => Some(stats::spearman(d, &error)?),
+        Some(d) => correlation_if_defined(stats::spearman, d, &error)?,
         None => None,
     };
     Ok(Complexity {
-        pearson_norm: stats::pearson(&l1, &error)?,
-        spearman_norm: stats::spearman(&l1, &error)?,
+        pearson_norm: correlation_if_defined(stats::pearson, &l1, &error)?,
+        spearman_norm: correlation_if_defined(stats::spearman, &l1, &error)?,
         spearman_trivial,
         l1_norm: l1,
         to_trivial,

@@ -226,11 +226,19 @@ pub fn markdown(info: &RunInfo, tasks: &[TaskResult], a: &Analysis) -> String {
             " (this estimator has no prior, so no trivial embedding t0 exists: only the norm is reported)"
         }
     );
+    let corr = |v: Option<f64>| v.map_or("undefined".to_string(), |v| format!("{v:.3}"));
     let _ = writeln!(
         s,
-        "| measure | Pearson r with error | Spearman ρ with error |\n|---|---|---|\n| ‖hessian‖₁ | {:.3} | {:.3} |",
-        c.pearson_norm, c.spearman_norm
+        "| measure | Pearson r with error | Spearman ρ with error |\n|---|---|---|\n| ‖hessian‖₁ | {} | {} |",
+        corr(c.pearson_norm),
+        corr(c.spearman_norm)
     );
+    if c.pearson_norm.is_none() {
+        let _ = writeln!(
+            s,
+            "\n(undefined: every task has the same held-out error or the same norm, so there is nothing to correlate)\n"
+        );
+    }
     if let Some(rho) = c.spearman_trivial {
         let _ = writeln!(s, "| d_sym(t, t0) | — | {rho:.3} |");
     }
