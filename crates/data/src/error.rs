@@ -15,6 +15,14 @@ pub enum DataError {
         /// The operating system's error.
         error: std::io::Error,
     },
+    /// A directory (through a symbolic link) contains itself, so walking it would never end.
+    #[error("{path}: a symbolic link loop: this directory is {ancestor} again")]
+    DirectoryLoop {
+        /// The directory reached again.
+        path: PathBuf,
+        /// The ancestor it resolves to.
+        ancestor: String,
+    },
     /// The path is none of the layouts this crate reads.
     #[error(
         "{path}: not a dataset this crate can read (expected an ImageFolder directory with one \

@@ -83,14 +83,34 @@ fn list_dir(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
 }
 
 fn collect_images(dir: &Path, push: &mut dyn FnMut(PathBuf)) -> Result<(), DataError> {
+    collect_below(dir, &mut Vec::new(), push)
+}
+
+/// Walks `dir` depth first. `ancestors` holds the canonical paths of the directories being
+/// walked: symlinks are followed (datasets are often assembled from links), so a link back to an
+/// ancestor would otherwise recurse until the OS gives up (ELOOP, 40 levels deep).
+fn collect_below(
+    dir: &Path,
+    ancestors: &mut Vec<PathBuf>,
+    push: &mut dyn FnMut(PathBuf),
+) -> Result<(), DataError> {
+    let canonical = std::fs::canonicalize(dir).map_err(|e| DataError::io(dir, e))?;
+    if ancestors.contains(&canonical) {
+        return Err(DataError::DirectoryLoop {
+            path: dir.to_path_buf(),
+            ancestor: canonical.display().to_string(),
+        });
+    }
     let (dirs, files) = list_dir(dir)?;
     for f in files {
         if is_image_file(&f) {
             push(f);
         }
     }
+    ancestors.push(canonical);
     for d in dirs {
-        collect_images(&d, push)?;
+        collect_below(&d, ancestors, push)?;
     }
+    ancestors.pop();
     Ok(())
 }
