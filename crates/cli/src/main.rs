@@ -35,7 +35,8 @@ enum Command {
     /// Inspect or run a probe network.
     Probe(cmd::probe::Args),
     /// Embed a task (a labelled image dataset) with a probe network.
-    Embed(cmd::embed::Args),
+    // Boxed: embed's many options make it far larger than the other variants.
+    Embed(Box<cmd::embed::Args>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -49,7 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Select(args) => cmd::select::run(args),
         Command::Info(args) => cmd::info::run(args),
         Command::Probe(args) => cmd::probe::run(args),
-        Command::Embed(args) => cmd::embed::run(args),
+        Command::Embed(args) => cmd::embed::run(*args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -169,7 +169,12 @@ fn a_distance_double_precision_cannot_represent_is_an_error_not_a_number() {
     for err in [
         distance(&huge, &other, Metric::Cosine).unwrap_err(),
         pdist(&[huge.clone(), other.clone()], Metric::Cosine).unwrap_err(),
-        cdist(&[huge.clone()], &[other.clone()], Metric::Cosine).unwrap_err(),
+        cdist(
+            std::slice::from_ref(&huge),
+            std::slice::from_ref(&other),
+            Metric::Cosine,
+        )
+        .unwrap_err(),
     ] {
         assert!(matches!(err, Error::Unrepresentable { .. }), "{err}");
     }

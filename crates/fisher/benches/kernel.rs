@@ -1,5 +1,5 @@
 //! The per-sample Fisher kernel against the naive alternative (one batch-size-1 backward per
-//! sample), on a ResNet-like 3×3 conv block. Run: `cargo bench -p task2vec-fisher --bench kernel`.
+//! sample), on a ResNet-like 3×3 conv block. Run: `cargo bench --workspace --bench kernel`.
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use criterion::{Criterion, criterion_group, criterion_main};

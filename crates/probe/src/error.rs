@@ -23,12 +23,14 @@ pub enum ProbeError {
     },
 
     /// The weights file could not be read.
-    #[error("reading {}: {source}", .path.display())]
+    // `error`, not `source`: the message already contains it, and a renderer that prints the
+    // cause chain (anyhow's `{:#}`, the CLI) would print it twice.
+    #[error("reading {}: {error}", .path.display())]
     Io {
         /// The weights file.
         path: PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// A weights file whose extension says nothing we can read.
@@ -84,12 +86,12 @@ pub enum ProbeError {
     NoImagenetHead(String),
 
     /// An image file that cannot be decoded.
-    #[error("decoding image {}: {source}", .path.display())]
+    #[error("decoding image {}: {error}", .path.display())]
     Image {
         /// The image file.
         path: PathBuf,
-        /// The decoder's error.
-        source: image::ImageError,
+        /// The decoder's error (not a `source`, for the same reason as `Io`).
+        error: image::ImageError,
     },
 
     /// A device name that is not `cpu` (or `cuda[:N]` with the `cuda` feature).

@@ -138,19 +138,19 @@ impl Preprocess {
 /// Decodes an image file (JPEG or PNG).
 pub fn load_image(path: &Path) -> Result<DynamicImage, ProbeError> {
     image::ImageReader::open(path)
-        .map_err(|source| ProbeError::Io {
+        .map_err(|error| ProbeError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?
         .with_guessed_format()
-        .map_err(|source| ProbeError::Io {
+        .map_err(|error| ProbeError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?
         .decode()
-        .map_err(|source| ProbeError::Image {
+        .map_err(|error| ProbeError::Image {
             path: path.to_path_buf(),
-            source,
+            error,
         })
 }
 

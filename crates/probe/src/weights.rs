@@ -69,7 +69,7 @@ pub(crate) fn open_store(path: &Path, map: &[(String, String)]) -> Result<AnySto
     if !path.is_file() {
         return Err(ProbeError::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         });
     }
     let ext = path
@@ -231,7 +231,7 @@ fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
 pub(crate) fn sha256_file(path: &Path) -> Result<String, ProbeError> {
     task2vec_common::sha256_file(path).map_err(|e| ProbeError::Io {
         path: e.path,
-        source: e.source,
+        error: e.source,
     })
 }
 

@@ -33,7 +33,8 @@ pub fn obtain(artifact: &Artifact, cache: &Path, source: &str) -> anyhow::Result
             if artifact.sha256.is_empty() {
                 // Compute-and-record: nobody published a sha256 for this file.
                 let record = cache.join(format!("{}.sha256", artifact.file));
-                std::fs::write(&record, format!("{sha}  {}\n", artifact.file))?;
+                let line = format!("{sha}  {}\n", artifact.file);
+                task2vec_common::write_file_atomic(&record, line.as_bytes())?;
                 eprintln!(
                     "{}: no published sha256; computed {sha} (recorded in {})",
                     artifact.file,

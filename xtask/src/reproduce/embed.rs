@@ -34,8 +34,11 @@ impl Embedder {
     /// compiled in) and resolves the options against it, so a bad option fails before any task.
     pub fn new(probe: &str, method: &str, image_size: usize, seed: u64) -> Result<Self> {
         let device = Device::flex();
-        let probe = Probe::load_named(probe, None, &device)
-            .with_context(|| format!("loading probe `{probe}` (fetch its weights with `cargo xtask fetch-probe {probe}`)"))?;
+        let probe = Probe::load_named(probe, None, &device).with_context(|| {
+            format!(
+                "loading probe `{probe}` (fetch its weights with `cargo xtask fetch-probe {probe}`)"
+            )
+        })?;
         let options = EmbedOptions {
             method: method.parse::<FisherMethod>()?,
             seed,
@@ -100,7 +103,7 @@ fn images_sha256(dataset: &Dataset) -> String {
         h.update(s.source.to_string().as_bytes());
         h.update(b"\n");
     }
-    format!("{:x}", h.finalize())
+    task2vec_common::hex(&h.finalize())
 }
 
 /// What is saved next to the two embeddings of a finished task.
