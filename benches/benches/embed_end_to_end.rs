@@ -67,8 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let clock = StageClock::default();
     let start = Instant::now();
-    let (embedding, report) = Task2Vec::new(&probe, options, &device)?
-        .embed(&dataset, &clock)?;
+    let (embedding, report) = Task2Vec::new(&probe, options, &device)?.embed(&dataset, &clock)?;
     let total = start.elapsed().as_secs_f64();
     let stages: serde_json::Map<String, serde_json::Value> = clock
         .done
