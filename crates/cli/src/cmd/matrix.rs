@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use task2vec_embedding::asymmetric::{DEFAULT_ALPHA, asymmetric_pdist_with};
 use task2vec_embedding::{Embedding, LabeledMatrix, Metric, io, pdist_with};
 
-use crate::cmd::compatibility;
+use crate::cmd::{compatibility, naming_files};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -48,10 +48,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
     let values = if args.asymmetric {
         let t0 = args.trivial.as_ref().map(Embedding::load).transpose()?;
-        asymmetric_pdist_with(&embs, args.alpha, t0.as_ref(), compatibility(args.force))?
+        asymmetric_pdist_with(&embs, args.alpha, t0.as_ref(), compatibility(args.force))
     } else {
-        pdist_with(&embs, args.metric, compatibility(args.force))?
-    };
+        pdist_with(&embs, args.metric, compatibility(args.force))
+    }
+    .map_err(|e| naming_files(e, &embs, &args.embeddings))?;
     spinner.finish_and_clear();
     let labels = embs.iter().map(|e| e.name().to_string()).collect();
     LabeledMatrix::new(labels, values)?.save(&args.out)?;

@@ -9,7 +9,7 @@ use task2vec_embedding::mds::classical_mds;
 use task2vec_embedding::plot::{HeatmapOptions, MapOptions, distance_heatmap, embedding_map};
 use task2vec_embedding::{LabeledMatrix, Metric, io, pdist_with};
 
-use crate::cmd::compatibility;
+use crate::cmd::{compatibility, naming_files};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -55,7 +55,8 @@ impl Source {
         let labels = embs.iter().map(|e| e.name().to_string()).collect();
         Ok(LabeledMatrix::new(
             labels,
-            pdist_with(&embs, self.metric, compatibility(self.force))?,
+            pdist_with(&embs, self.metric, compatibility(self.force))
+                .map_err(|e| naming_files(e, &embs, &self.embeddings))?,
         )?)
     }
 }
