@@ -173,6 +173,14 @@ impl Task {
         if Path::new(&self.path).is_absolute() || self.path.split('/').any(|c| c == "..") {
             return Err("`path` must stay inside the source folder".into());
         }
+        // `source` names a folder of `<home>/datasets/`: `../x` or `/x` would read elsewhere.
+        let mut parts = Path::new(&self.source).components();
+        if !matches!(
+            (parts.next(), parts.next()),
+            (Some(std::path::Component::Normal(_)), None)
+        ) {
+            return Err("`source` must be the name of a fetched source (one folder name)".into());
+        }
         match self.label_by {
             LabelRule::FileTag => {
                 if self.groups.is_some() {
