@@ -25,17 +25,18 @@ pub struct Args {
     /// The small suite CI runs end to end (minutes on 2 cores).
     #[arg(long)]
     quick: bool,
-    /// Probe network.
-    #[arg(long, default_value = "efficientnet-lite0")]
+    /// Probe network (default: the library's default probe).
+    #[arg(long, default_value_t = task2vec_probe::ProbeKind::DEFAULT.name().to_string())]
     probe: String,
-    /// Fisher estimator.
-    #[arg(long, default_value = "montecarlo")]
+    /// Fisher estimator (default: the library's default method).
+    #[arg(long, default_value_t = task2vec_fisher::FisherMethod::default().name().to_string())]
     method: String,
-    /// Input size the images are resized to.
+    /// Input size the images are resized to. Not the probe's native size: the reproduction
+    /// runs 64² to fit CI's time budget (efficientnet-lite0 needs a multiple of 32).
     #[arg(long, default_value_t = 64)]
     image_size: usize,
-    /// Seed of every random stream.
-    #[arg(long, default_value_t = 0)]
+    /// Seed of every random stream (default: the library's default seed).
+    #[arg(long, default_value_t = task2vec_fisher::EmbedOptions::default().seed)]
     seed: u64,
     /// Output folder (embeddings, figures, CSVs, REPORT.md).
     #[arg(long, default_value = "target/reproduce")]
