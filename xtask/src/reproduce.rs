@@ -38,6 +38,10 @@ pub struct Args {
     /// Seed of every random stream (default: the library's default seed).
     #[arg(long, default_value_t = task2vec_fisher::EmbedOptions::default().seed)]
     seed: u64,
+    /// Fraction of each task's images that fit the task head; the Fisher is estimated on the
+    /// others (default: the library's, 0 = both on every image).
+    #[arg(long, default_value_t = task2vec_fisher::EmbedOptions::default().head_split)]
+    head_split: f64,
     /// Output folder (embeddings, figures, CSVs, REPORT.md).
     #[arg(long, default_value = "target/reproduce")]
     out: PathBuf,
@@ -75,7 +79,14 @@ pub fn run(args: Args) -> Result<()> {
     }
     crate::fetch_probe::ensure(&args.probe)
         .with_context(|| format!("fetching probe `{}`", args.probe))?;
-    let embedder = embed::Embedder::new(&args.probe, &args.method, args.image_size, args.seed)?;
+    let options = task2vec_fisher::EmbedOptions {
+        method: args.method.parse()?,
+        seed: args.seed,
+        input_size: Some(args.image_size),
+        head_split: args.head_split,
+        ..task2vec_fisher::EmbedOptions::default()
+    };
+    let embedder = embed::Embedder::new(&args.probe, options)?;
 
     let bar = ProgressBar::new(suite.tasks.len() as u64).with_style(
         ProgressStyle::with_template(

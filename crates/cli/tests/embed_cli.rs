@@ -180,6 +180,7 @@ fn the_cli_resolves_the_same_options_as_the_library() {
         ..EmbedOptions::default()
     };
     given.head.epochs = 2;
+    given.head_split = 0.25;
     let printed = printed_options(&[
         "--method",
         "exact",
@@ -193,6 +194,8 @@ fn the_cli_resolves_the_same_options_as_the_library() {
         "3",
         "--head-epochs",
         "2",
+        "--head-split",
+        "0.25",
     ]);
     assert_eq!(printed, library_options(given));
     assert_eq!(printed["input_size"], 48);

@@ -2,14 +2,13 @@
 //! classifies images it was not fitted on. The paper relates a task's complexity (‖F‖₁, the
 //! distance from the trivial embedding) to this kind of held-out error (its Fig. 4); the
 //! reproduction checks that relation (E3).
-use rand::seq::SliceRandom;
 use task2vec_data::Dataset;
 
 use crate::error::{FisherError, Result};
 use crate::head::fit_head;
 use crate::pipeline::Task2Vec;
 use crate::progress::Progress;
-use crate::sampler::{Stream, stream_rng};
+use crate::sampler::{Stream, stratified_split, stream_rng};
 
 /// Error of the task head — fitted exactly as for the embedding (same options, same seed) —
 /// on a held-out, class-stratified `held_out` fraction of the task's images (at least one image
@@ -29,34 +28,17 @@ pub fn held_out_error(
     let options = pipeline.options();
     let data = pipeline.select(dataset)?;
     let cache = pipeline.cache(&data, progress)?;
-    let n = cache.labels.len();
-    let dim = cache.features.len() / n.max(1);
     let classes = data.classes().len();
     let mut rng = stream_rng(options.seed, Stream::HeldOut);
-    let (mut train, mut test) = (Vec::new(), Vec::new());
-    for class in 0..classes {
-        let mut members: Vec<usize> = (0..n).filter(|&i| cache.labels[i] == class).collect();
-        if members.len() < 2 {
-            return Err(FisherError::InvalidTask(format!(
-                "class `{}` has {} image(s); a held-out error needs at least 2 per class",
-                data.classes()[class],
-                members.len()
-            )));
-        }
-        members.shuffle(&mut rng);
-        let held = ((members.len() as f64 * held_out).round() as usize).clamp(1, members.len() - 1);
-        test.extend_from_slice(&members[..held]);
-        train.extend_from_slice(&members[held..]);
-    }
-    let gather = |idx: &[usize]| -> (Vec<f32>, Vec<usize>) {
-        let mut f = Vec::with_capacity(idx.len() * dim);
-        for &i in idx {
-            f.extend_from_slice(&cache.features[i * dim..(i + 1) * dim]);
-        }
-        (f, idx.iter().map(|&i| cache.labels[i]).collect())
-    };
-    let (train_f, train_y) = gather(&train);
-    let (test_f, test_y) = gather(&test);
+    let (test, train) =
+        stratified_split(&cache.labels, classes, held_out, &mut rng).map_err(|class| {
+            FisherError::InvalidTask(format!(
+                "class `{}` has fewer than 2 images; a held-out error needs at least 2 per class",
+                data.classes()[class]
+            ))
+        })?;
+    let (train_f, train_y) = cache.gather_features(&train);
+    let (test_f, test_y) = cache.gather_features(&test);
     let fit = fit_head(
         &train_f,
         &train_y,

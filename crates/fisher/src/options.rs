@@ -377,6 +377,12 @@ pub struct EmbedOptions {
     /// Weight the Fisher's expectation over images so that every class counts equally (the
     /// distribution REF's balanced sampler draws from); otherwise every image counts equally.
     pub class_balanced_fisher: bool,
+    /// Fraction of each class's images used to fit the task head; the Fisher is estimated on
+    /// the others, images the head never saw (a head that memorised its images is confident on
+    /// them and its Fisher there vanishes). 0: the head and the Fisher both use every image
+    /// (REF).
+    #[serde(default)]
+    pub head_split: f64,
     /// The task head's fit.
     pub head: HeadOptions,
     /// `montecarlo`'s options.
@@ -400,6 +406,7 @@ impl Default for EmbedOptions {
             cache_batch_size: 64,
             fisher_batch_size: 32,
             class_balanced_fisher: true,
+            head_split: 0.0,
             head: HeadOptions::default(),
             montecarlo: MonteCarloOptions::default(),
             batch: BatchEstimatorOptions::default(),
@@ -442,6 +449,12 @@ impl EmbedOptions {
         }
         positive("cache-batch-size", self.cache_batch_size)?;
         positive("fisher-batch-size", self.fisher_batch_size)?;
+        if !(self.head_split >= 0.0 && self.head_split < 1.0) {
+            return Err(invalid(
+                "head-split",
+                format!("must be in [0, 1), got {}", self.head_split),
+            ));
+        }
         let batch_norm = self.batch_norm.unwrap_or(self.method.default_batch_norm());
         if batch_norm == BatchNormMode::Train && self.method != FisherMethod::MontecarloBatch {
             return Err(invalid(
@@ -611,6 +624,9 @@ mod tests {
             |o: &mut EmbedOptions| o.head.epochs = 0,
             |o: &mut EmbedOptions| o.batch.sampler.batch_size = 0,
             |o: &mut EmbedOptions| o.variational.sampler.batch_size = 0,
+            |o: &mut EmbedOptions| o.head_split = 1.0,
+            |o: &mut EmbedOptions| o.head_split = -0.1,
+            |o: &mut EmbedOptions| o.head_split = f64::NAN,
         ] {
             let mut o = EmbedOptions::default();
             set(&mut o);

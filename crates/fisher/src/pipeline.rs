@@ -12,7 +12,7 @@
 //! 5. build the [`Embedding`] with full provenance (docs/design.md invariant 3).
 use std::collections::BTreeMap;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use ndarray::Array1;
 use task2vec_data::Dataset;
 use task2vec_embedding::{
@@ -28,7 +28,7 @@ use crate::head::{HeadFit, fit_head};
 use crate::network::TappedNetwork;
 use crate::options::{EmbedOptions, FisherMethod, ResolvedOptions};
 use crate::progress::Progress;
-use crate::sampler::{balanced_weights, uniform_weights};
+use crate::sampler::{Stream, balanced_weights, stratified_split, stream_rng, uniform_weights};
 
 /// The probe after split point `k`, as the estimators see it.
 pub struct ProbeTail<'p> {
@@ -69,11 +69,44 @@ pub struct ActivationCache {
     pub labels: Vec<usize>,
 }
 
+impl ActivationCache {
+    /// Pooled features and labels of the images at `indices`.
+    pub fn gather_features(&self, indices: &[usize]) -> (Vec<f32>, Vec<usize>) {
+        let dim = self.features.len() / self.labels.len().max(1);
+        let mut features = Vec::with_capacity(indices.len() * dim);
+        for &i in indices {
+            features.extend_from_slice(&self.features[i * dim..(i + 1) * dim]);
+        }
+        (features, indices.iter().map(|&i| self.labels[i]).collect())
+    }
+
+    /// Activations and labels of the images at `indices`.
+    pub fn gather_activations(&self, indices: &[usize]) -> (Tensor<4>, Vec<usize>) {
+        let device = self.activations.device();
+        let idx = Tensor::<1, Int>::from_data(
+            TensorData::new(
+                indices.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                [indices.len()],
+            ),
+            &device,
+        );
+        (
+            self.activations.clone().select(0, idx),
+            indices.iter().map(|&i| self.labels[i]).collect(),
+        )
+    }
+}
+
 /// What `embed` returns besides the embedding: how the head fitted and what data was used.
 #[derive(Debug, Clone)]
 pub struct EmbedReport {
     /// The task head and its final training loss and error.
     pub head: HeadFit,
+    /// Indices (into the images used, after `max_samples`) the head was fitted on.
+    pub head_images: Vec<usize>,
+    /// Indices the Fisher was estimated on: the same as `head_images` when `head_split` is 0,
+    /// disjoint from them otherwise.
+    pub fisher_images: Vec<usize>,
     /// `(class name, samples used)` in class order.
     pub class_counts: Vec<(String, usize)>,
 }
@@ -170,18 +203,25 @@ impl<'p> Task2Vec<'p> {
         }
         let cache = self.cache(&data, progress)?;
         let o = &self.options;
+        let (head_images, fisher_images) = self.head_and_fisher_images(&data, &cache.labels)?;
+        let (head_features, head_labels) = cache.gather_features(&head_images);
         let head = fit_head(
-            &cache.features,
-            &cache.labels,
+            &head_features,
+            &head_labels,
             data.classes().len(),
             &o.head,
             o.seed,
             progress,
         )?;
-        let weights = if o.class_balanced_fisher {
-            balanced_weights(&cache.labels)
+        let (inputs, labels) = if o.head_split > 0.0 {
+            cache.gather_activations(&fisher_images)
         } else {
-            uniform_weights(cache.labels.len())
+            (cache.activations.clone(), cache.labels.clone())
+        };
+        let weights = if o.class_balanced_fisher {
+            balanced_weights(&labels)
+        } else {
+            uniform_weights(labels.len())
         };
         let network = ProbeTail {
             probe: self.probe,
@@ -190,8 +230,8 @@ impl<'p> Task2Vec<'p> {
         let task = FisherTask {
             network: &network,
             head: &head.head,
-            inputs: &cache.activations,
-            labels: &cache.labels,
+            inputs: &inputs,
+            labels: &labels,
             sample_weights: &weights,
         };
         let gamma = o.bn_gamma_included();
@@ -213,8 +253,44 @@ impl<'p> Task2Vec<'p> {
                 variational::estimate(&task, &o.variational, o.seed, progress)?.0
             }
         };
-        let embedding = self.build_embedding(&data, &estimate, &head)?;
-        Ok((embedding, EmbedReport { head, class_counts }))
+        let mut embedding = self.build_embedding(&data, &estimate, &head)?;
+        let extra = &mut embedding.meta_mut().extra;
+        extra.insert("head_images".into(), serde_json::json!(head_images.len()));
+        extra.insert(
+            "fisher_images".into(),
+            serde_json::json!(fisher_images.len()),
+        );
+        Ok((
+            embedding,
+            EmbedReport {
+                head,
+                class_counts,
+                head_images,
+                fisher_images,
+            },
+        ))
+    }
+
+    /// Which images fit the head and which carry the Fisher: all of them for both when
+    /// `head_split` is 0, else a seeded class-stratified split (`Stream::HeadSplit`).
+    fn head_and_fisher_images(
+        &self,
+        data: &Dataset,
+        labels: &[usize],
+    ) -> Result<(Vec<usize>, Vec<usize>)> {
+        let o = &self.options;
+        if o.head_split == 0.0 {
+            let all: Vec<usize> = (0..labels.len()).collect();
+            return Ok((all.clone(), all));
+        }
+        let mut rng = stream_rng(o.seed, Stream::HeadSplit);
+        stratified_split(labels, data.classes().len(), o.head_split, &mut rng).map_err(|class| {
+            FisherError::InvalidTask(format!(
+                "class `{}` has fewer than 2 images: --head-split needs at least one image to \
+                 fit the head and one for the Fisher in every class",
+                data.classes()[class]
+            ))
+        })
     }
 
     /// The embedding with its provenance.

@@ -24,6 +24,33 @@ pub enum Stream {
     Noise = 6,
     /// The held-out split of the linear-probe error ([`crate::linear_probe`]).
     HeldOut = 7,
+    /// Which images fit the head and which carry the Fisher (`EmbedOptions::head_split`).
+    HeadSplit = 8,
+}
+
+/// Splits the samples of every class in two after a seeded shuffle: `round(n·fraction)` of a
+/// class's `n` samples, clamped to `1..=n−1`, go to the first part, the rest to the second.
+/// Both parts hold every class, and no sample is in both. A class with fewer than 2 samples
+/// cannot be split: `Err(class index)`.
+pub fn stratified_split(
+    labels: &[usize],
+    classes: usize,
+    fraction: f64,
+    rng: &mut impl Rng,
+) -> std::result::Result<(Vec<usize>, Vec<usize>), usize> {
+    use rand::seq::SliceRandom;
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for class in 0..classes {
+        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        if members.len() < 2 {
+            return Err(class);
+        }
+        members.shuffle(rng);
+        let k = ((members.len() as f64 * fraction).round() as usize).clamp(1, members.len() - 1);
+        first.extend_from_slice(&members[..k]);
+        second.extend_from_slice(&members[k..]);
+    }
+    Ok((first, second))
 }
 
 /// A reproducible generator for one stream of one seed.

@@ -378,3 +378,70 @@ fn the_held_out_error_is_a_deterministic_fraction_and_needs_a_real_split() {
     assert!(held_out_error(&pipeline, &data, 1.0, &Silent).is_err());
     assert!(held_out_error(&pipeline, &data, 0.0, &Silent).is_err());
 }
+
+#[test]
+fn with_a_head_split_no_fisher_image_is_fitted_by_the_head() {
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical", "checks"], 7);
+    let embed = |split: f64, seed: u64| {
+        let options = EmbedOptions {
+            head_split: split,
+            ..quick_options(FisherMethod::Exact, 0, seed)
+        };
+        Task2Vec::new(&probe, options, &device)
+            .unwrap()
+            .embed(&data, &Silent)
+            .unwrap()
+    };
+    let (shared, shared_report) = embed(0.0, 1);
+    assert_eq!(shared_report.head_images, (0..21).collect::<Vec<_>>());
+    assert_eq!(shared_report.fisher_images, shared_report.head_images);
+
+    let (split, report) = embed(0.5, 1);
+    let head: std::collections::BTreeSet<usize> = report.head_images.iter().copied().collect();
+    assert!(
+        report.fisher_images.iter().all(|i| !head.contains(i)),
+        "a Fisher image was in the head fit: {report:?}"
+    );
+    let mut all: Vec<usize> = report
+        .head_images
+        .iter()
+        .chain(&report.fisher_images)
+        .copied()
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..21).collect::<Vec<_>>(), "every image is used once");
+    // Every class is on both sides: round(7 × 0.5) = 4 for the head, 3 for the Fisher.
+    let labels = data.labels();
+    for class in 0..3 {
+        let count = |idx: &[usize]| idx.iter().filter(|&&i| labels[i] == class).count();
+        assert_eq!(count(&report.head_images), 4);
+        assert_eq!(count(&report.fisher_images), 3);
+    }
+    assert_eq!(split.meta().extra["fisher_images"], 9);
+    assert_ne!(split.hessian(), shared.hessian());
+    // Same seed, same split and same bytes; another seed, another split.
+    let (again, again_report) = embed(0.5, 1);
+    assert_eq!(again_report.head_images, report.head_images);
+    assert_eq!(again.hessian(), split.hessian());
+    assert_ne!(embed(0.5, 2).1.head_images, report.head_images);
+
+    // A class of one image cannot be split: a clear error naming it.
+    let one = tempfile::tempdir().unwrap();
+    let small = image_folder(one.path(), &["a", "b"], 1);
+    let err = Task2Vec::new(
+        &probe,
+        EmbedOptions {
+            head_split: 0.5,
+            ..quick_options(FisherMethod::Exact, 0, 0)
+        },
+        &device,
+    )
+    .unwrap()
+    .embed(&small, &Silent)
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("`a`") && err.contains("head-split"), "{err}");
+}

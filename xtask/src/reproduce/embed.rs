@@ -13,7 +13,7 @@ use task2vec_data::{Dataset, Task};
 use task2vec_embedding::Embedding;
 use task2vec_fisher::linear_probe::held_out_error;
 use task2vec_fisher::pipeline::Task2Vec;
-use task2vec_fisher::{EmbedOptions, FisherMethod, Silent};
+use task2vec_fisher::{EmbedOptions, Silent};
 use task2vec_probe::Probe;
 
 use super::analysis::TaskResult;
@@ -32,19 +32,13 @@ pub struct Embedder {
 impl Embedder {
     /// Loads `probe` with the weights `cargo xtask fetch-probe` installed (tiny-resnet's are
     /// compiled in) and resolves the options against it, so a bad option fails before any task.
-    pub fn new(probe: &str, method: &str, image_size: usize, seed: u64) -> Result<Self> {
+    pub fn new(probe: &str, options: EmbedOptions) -> Result<Self> {
         let device = Device::flex();
         let probe = Probe::load_named(probe, None, &device).with_context(|| {
             format!(
                 "loading probe `{probe}` (fetch its weights with `cargo xtask fetch-probe {probe}`)"
             )
         })?;
-        let options = EmbedOptions {
-            method: method.parse::<FisherMethod>()?,
-            seed,
-            input_size: Some(image_size),
-            ..EmbedOptions::default()
-        };
         let hyperparameters = options.resolve(&probe)?.hyperparameters()?;
         Ok(Self {
             probe,
@@ -161,7 +155,18 @@ pub fn load_finished(dir: &Path, task: &Task) -> Option<TaskResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use task2vec_fisher::BatchNormMode;
+    use task2vec_fisher::{BatchNormMode, FisherMethod};
+
+    /// The reproduction's options for `method`, `size`² and `seed`, as `reproduce` builds them.
+    fn embedder(method: &str, size: usize, seed: u64) -> Embedder {
+        let options = EmbedOptions {
+            method: method.parse::<FisherMethod>().unwrap(),
+            seed,
+            input_size: Some(size),
+            ..EmbedOptions::default()
+        };
+        Embedder::new("tiny-resnet", options).unwrap()
+    }
 
     /// An ImageFolder of two classes of stripes, 16×16.
     fn folder(root: &Path) -> Dataset {
@@ -182,7 +187,7 @@ mod tests {
 
     #[test]
     fn reproduce_resolves_options_like_every_other_entry_point() {
-        let e = Embedder::new("tiny-resnet", "montecarlo-batch", 32, 0).unwrap();
+        let e = embedder("montecarlo-batch", 32, 0);
         let resolved = e.options.resolve(&e.probe).unwrap();
         let library = EmbedOptions {
             method: FisherMethod::MontecarloBatch,
@@ -203,15 +208,13 @@ mod tests {
             "id": "stripes", "source": "test", "taxonomy": ["a", "b"], "max_samples": 12
         }))
         .unwrap();
-        let embedder = Embedder::new("tiny-resnet", "exact", 32, 0).unwrap();
-        let done = embedder
-            .run(&task, &dataset, &ProgressBar::hidden())
-            .unwrap();
+        let exact = embedder("exact", 32, 0);
+        let done = exact.run(&task, &dataset, &ProgressBar::hidden()).unwrap();
         save_finished(&dir.path().join("done"), &done).unwrap();
         let loaded = load_finished(&dir.path().join("done"), &task).unwrap();
-        assert!(embedder.made(&loaded));
+        assert!(exact.made(&loaded));
         for (method, size, seed) in [("exact", 32, 1), ("exact", 40, 0), ("montecarlo", 32, 0)] {
-            let other = Embedder::new("tiny-resnet", method, size, seed).unwrap();
+            let other = embedder(method, size, seed);
             assert!(
                 !other.made(&loaded),
                 "{method} {size}² seed {seed} reused a result made with other settings"

@@ -63,6 +63,10 @@ pub struct Args {
     /// Head-fit epochs (REF: 10).
     #[arg(long)]
     pub head_epochs: Option<usize>,
+    /// Fit the task head on this fraction of each class's images and estimate the Fisher on
+    /// the others (default 0: both on every image, as REF).
+    #[arg(long)]
+    pub head_split: Option<f64>,
     /// Print the resolved options (every default filled in, as recorded in the embedding's
     /// provenance) as JSON on stdout and exit without embedding.
     #[arg(long)]
@@ -159,6 +163,9 @@ pub fn options(args: &Args) -> anyhow::Result<EmbedOptions> {
     }
     if let Some(e) = args.head_epochs {
         o.head.epochs = e;
+    }
+    if let Some(f) = args.head_split {
+        o.head_split = f;
     }
     Ok(o)
 }
