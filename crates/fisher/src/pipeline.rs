@@ -12,7 +12,7 @@
 //! 5. build the [`Embedding`] with full provenance (docs/design.md invariant 3).
 use std::collections::BTreeMap;
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use ndarray::Array1;
 use task2vec_data::Dataset;
 use task2vec_embedding::{
@@ -22,7 +22,8 @@ use task2vec_probe::{LayerTap, PassThrough, Probe};
 
 use crate::error::{FisherError, Result};
 use crate::estimator::{
-    FisherEstimate, FisherTask, SegmentKey, batch, exact, host_f32, montecarlo, variational,
+    FisherEstimate, FisherTask, SegmentKey, batch, exact, host_f32, montecarlo, select_rows,
+    variational,
 };
 use crate::head::{HeadFit, fit_head};
 use crate::network::TappedNetwork;
@@ -82,16 +83,8 @@ impl ActivationCache {
 
     /// Activations and labels of the images at `indices`.
     pub fn gather_activations(&self, indices: &[usize]) -> (Tensor<4>, Vec<usize>) {
-        let device = self.activations.device();
-        let idx = Tensor::<1, Int>::from_data(
-            TensorData::new(
-                indices.iter().map(|&i| i as i64).collect::<Vec<_>>(),
-                [indices.len()],
-            ),
-            &device,
-        );
         (
-            self.activations.clone().select(0, idx),
+            select_rows(&self.activations, indices),
             indices.iter().map(|&i| self.labels[i]).collect(),
         )
     }

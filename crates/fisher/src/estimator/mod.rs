@@ -100,15 +100,7 @@ impl FisherTask<'_> {
 
     /// Cached inputs at `indices`, on the autodiff device.
     pub(crate) fn select(&self, indices: &[usize]) -> Tensor<4> {
-        let device = self.inputs.device();
-        let idx = Tensor::<1, Int>::from_data(
-            TensorData::new(
-                indices.iter().map(|&i| i as i64).collect::<Vec<_>>(),
-                [indices.len()],
-            ),
-            &device,
-        );
-        self.inputs.clone().select(0, idx).autodiff()
+        select_rows(self.inputs, indices).autodiff()
     }
 
     /// Log-probabilities of the head on a batch of inputs at the split point.
@@ -185,6 +177,18 @@ impl Accumulator {
             .collect::<Result<Vec<_>>>()?;
         Ok(FisherEstimate { segments })
     }
+}
+
+/// Rows `indices` (along the batch dimension) of `t`, on `t`'s device.
+pub(crate) fn select_rows(t: &Tensor<4>, indices: &[usize]) -> Tensor<4> {
+    let idx = Tensor::<1, Int>::from_data(
+        TensorData::new(
+            indices.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+            [indices.len()],
+        ),
+        &t.device(),
+    );
+    t.clone().select(0, idx)
 }
 
 /// Reads a tensor back to the host as f32.
