@@ -232,3 +232,29 @@ fn invalid_options_fail_before_any_work_with_the_option_named() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn domain_embeddings_of_both_baselines_are_written_and_labelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_folder(&data, &["a", "b"], 3);
+    for (flag, estimator) in [
+        ("--domain", "domain-mean-abs-activation"),
+        ("--domain=features", "domain-mean-pooled-features"),
+    ] {
+        let out = dir.path().join("d.json");
+        let run = embed(&data, &out, &[flag]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let text = json.to_string();
+        assert!(
+            text.contains(estimator) && text.contains("\"kind\":\"domain\""),
+            "{text}"
+        );
+    }
+    assert_clear_error(
+        &embed(&data, &dir.path().join("x.json"), &["--domain=pixels"]),
+        &["domain", "pixels"],
+    );
+}

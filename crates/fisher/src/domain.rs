@@ -12,8 +12,63 @@ use crate::estimator::{FisherEstimate, FisherSegment, SegmentKey, host_f32};
 use crate::network::TappedNetwork;
 use crate::progress::Progress;
 
-/// The estimator name a domain embedding records in its provenance.
-pub const ESTIMATOR_NAME: &str = "domain-mean-abs-activation";
+/// Which label-free summary of a dataset a domain embedding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DomainBaseline {
+    /// Mean |pre-BatchNorm conv output| per filter of every conv after the split point: the
+    /// same layout as a task embedding, a richer summary than the paper's.
+    #[default]
+    ConvActivations,
+    /// Mean pooled penultimate feature vector: the paper's "mean feature activations".
+    PooledFeatures,
+}
+
+impl DomainBaseline {
+    /// Every baseline, for help texts and parsing.
+    pub const ALL: [DomainBaseline; 2] = [Self::ConvActivations, Self::PooledFeatures];
+
+    /// The name used on the command line (`--domain conv|features`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ConvActivations => "conv",
+            Self::PooledFeatures => "features",
+        }
+    }
+
+    /// The estimator name recorded in provenance (so the two are never compared silently).
+    pub fn estimator_name(self) -> &'static str {
+        match self {
+            Self::ConvActivations => "domain-mean-abs-activation",
+            Self::PooledFeatures => "domain-mean-pooled-features",
+        }
+    }
+}
+
+impl std::str::FromStr for DomainBaseline {
+    type Err = FisherError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| FisherError::InvalidOption {
+                name: "domain",
+                reason: format!("unknown domain baseline `{s}` (expected conv or features)"),
+            })
+    }
+}
+
+/// Mean of the pooled feature vectors (`[n, dim]` row-major), one value per feature.
+pub fn mean_pooled_features(features: &[f32], n: usize) -> Vec<f64> {
+    let dim = features.len() / n.max(1);
+    let mut mean = vec![0.0; dim];
+    for row in features.chunks_exact(dim.max(1)) {
+        for (m, &v) in mean.iter_mut().zip(row) {
+            *m += v as f64;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n.max(1) as f64);
+    mean
+}
 
 /// Sums |conv output| per filter over samples and positions.
 #[derive(Default)]

@@ -48,6 +48,7 @@ pub mod progress;
 pub mod sampler;
 pub mod testing;
 
+pub use domain::DomainBaseline;
 pub use error::{FisherError, Result};
 pub use estimator::{FisherEstimate, FisherSegment, SegmentKey};
 pub use network::TappedNetwork;

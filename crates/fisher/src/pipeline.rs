@@ -20,6 +20,7 @@ use task2vec_embedding::{
 };
 use task2vec_probe::{LayerTap, PassThrough, Probe};
 
+use crate::domain::DomainBaseline;
 use crate::error::{FisherError, Result};
 use crate::estimator::{
     FisherEstimate, FisherTask, SegmentKey, batch, exact, host_f32, montecarlo, select_rows,
@@ -347,9 +348,15 @@ impl<'p> Task2Vec<'p> {
 }
 
 impl Task2Vec<'_> {
-    /// The domain embedding of `dataset` (labels ignored): mean |conv output| per filter of every
-    /// conv after the split point (see [`crate::domain`]).
-    pub fn embed_domain(&self, dataset: &Dataset, progress: &dyn Progress) -> Result<Embedding> {
+    /// The domain embedding of `dataset` (labels ignored) by `baseline` (see [`crate::domain`]):
+    /// mean |conv output| per filter of every conv after the split point, or the mean pooled
+    /// penultimate features (the paper's baseline; one segment, `pooled-features`).
+    pub fn embed_domain(
+        &self,
+        dataset: &Dataset,
+        baseline: DomainBaseline,
+        progress: &dyn Progress,
+    ) -> Result<Embedding> {
         dataset.validate_for(task2vec_data::LabelUse::Ignored)?;
         let data = match self.options.max_samples {
             Some(max) => dataset.take(max, self.options.seed),
@@ -357,22 +364,32 @@ impl Task2Vec<'_> {
         };
         progress.note(&format!("{} images", data.len()));
         let cache = self.cache(&data, progress)?;
-        let network = ProbeTail {
-            probe: self.probe,
-            split: self.options.skip_layers,
+        let (hessian, layout) = match baseline {
+            DomainBaseline::ConvActivations => {
+                let network = ProbeTail {
+                    probe: self.probe,
+                    split: self.options.skip_layers,
+                };
+                let estimate = crate::domain::mean_activations(
+                    &network,
+                    &cache.activations,
+                    self.options.cache_batch_size,
+                    progress,
+                )?;
+                let layout = Layout::new(
+                    estimate
+                        .segments
+                        .iter()
+                        .map(|s| (s.name.clone(), s.hessian.len())),
+                );
+                (estimate.hessian(), layout)
+            }
+            DomainBaseline::PooledFeatures => {
+                let mean = crate::domain::mean_pooled_features(&cache.features, data.len());
+                let layout = Layout::single("pooled-features", mean.len());
+                (mean, layout)
+            }
         };
-        let estimate = crate::domain::mean_activations(
-            &network,
-            &cache.activations,
-            self.options.cache_batch_size,
-            progress,
-        )?;
-        let layout = Layout::new(
-            estimate
-                .segments
-                .iter()
-                .map(|s| (s.name.clone(), s.hessian.len())),
-        );
         let meta = Provenance {
             task: data
                 .origin()
@@ -385,7 +402,7 @@ impl Task2Vec<'_> {
             kind: Some(EmbeddingKind::Domain),
             input_size: Some(self.input_size()),
             estimator: Some(EstimatorInfo {
-                name: crate::domain::ESTIMATOR_NAME.into(),
+                name: baseline.estimator_name().into(),
                 hyperparameters: BTreeMap::from([(
                     "max_samples".to_string(),
                     serde_json::json!(self.options.max_samples),
@@ -400,6 +417,6 @@ impl Task2Vec<'_> {
             }),
             ..Provenance::default()
         };
-        Ok(Embedding::new(estimate.hessian(), None, layout, meta)?)
+        Ok(Embedding::new(hessian, None, layout, meta)?)
     }
 }

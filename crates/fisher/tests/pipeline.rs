@@ -6,7 +6,7 @@ use std::path::Path;
 
 use burn::tensor::{Device, Distribution, Tensor};
 use task2vec_data::Dataset;
-use task2vec_fisher::{EmbedOptions, FisherMethod, Silent, Task2Vec};
+use task2vec_fisher::{DomainBaseline, EmbedOptions, FisherMethod, Silent, Task2Vec};
 use task2vec_probe::{Probe, ProbeKind};
 
 /// Stripes whose orientation is the class, plus seeded pixel noise, so the head has something
@@ -317,7 +317,9 @@ fn task_and_domain_embeddings_record_what_they_are_and_refuse_each_other() {
     let pipeline =
         Task2Vec::new(&probe, quick_options(FisherMethod::Exact, 0, 0), &device).unwrap();
     let (task, _) = pipeline.embed(&data, &Silent).unwrap();
-    let domain = pipeline.embed_domain(&data, &Silent).unwrap();
+    let domain = pipeline
+        .embed_domain(&data, DomainBaseline::ConvActivations, &Silent)
+        .unwrap();
     assert_eq!(task.meta().kind, Some(EmbeddingKind::Task));
     assert_eq!(domain.meta().kind, Some(EmbeddingKind::Domain));
     assert_eq!(task.meta().input_size, Some(32));
@@ -444,4 +446,51 @@ fn with_a_head_split_no_fisher_image_is_fitted_by_the_head() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("`a`") && err.contains("head-split"), "{err}");
+}
+
+#[test]
+fn the_mean_feature_baseline_is_the_mean_pooled_feature_vector() {
+    use task2vec_embedding::{EmbeddingKind, Metric, distance};
+    use task2vec_probe::PassThrough;
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 3);
+    let pipeline =
+        Task2Vec::new(&probe, quick_options(FisherMethod::Exact, 0, 0), &device).unwrap();
+    let features = pipeline
+        .embed_domain(&data, DomainBaseline::PooledFeatures, &Silent)
+        .unwrap();
+    // Independently: one forward of all six images through the whole probe, then the mean.
+    let images: Vec<_> = (0..data.len())
+        .map(|i| data.load_image(i).unwrap())
+        .collect();
+    let x = probe.preprocessor(32).batch(&images, &device).unwrap();
+    let pooled = probe.features_from(0, probe.forward_to(0, x), &mut PassThrough);
+    let [n, dim] = pooled.dims();
+    let rows: Vec<f32> = pooled
+        .inner()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let expected: Vec<f64> = (0..dim)
+        .map(|j| (0..n).map(|i| rows[i * dim + j] as f64).sum::<f64>() / n as f64)
+        .collect();
+    assert_eq!(features.dim(), dim);
+    for (got, want) in features.hessian().iter().zip(&expected) {
+        assert!(
+            (got - want).abs() <= 1e-5 * want.abs().max(1e-3),
+            "{got} vs {want}"
+        );
+    }
+    assert_eq!(features.meta().kind, Some(EmbeddingKind::Domain));
+    let estimator = features.meta().estimator.as_ref().unwrap();
+    assert_eq!(estimator.name, "domain-mean-pooled-features");
+    assert_eq!(features.layout().segments()[0].name, "pooled-features");
+    // The two baselines have different layouts: never compared, even with --force.
+    let conv = pipeline
+        .embed_domain(&data, DomainBaseline::ConvActivations, &Silent)
+        .unwrap();
+    assert!(distance(&features, &conv, Metric::Cosine).is_err());
 }

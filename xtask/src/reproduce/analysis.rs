@@ -17,6 +17,8 @@ pub struct TaskResult {
     pub taxonomy: Vec<String>,
     pub embedding: Embedding,
     pub domain: Embedding,
+    /// The paper's domain baseline: the mean pooled penultimate features.
+    pub domain_features: Embedding,
     /// Held-out error of a linear probe on the probe's features (E3's difficulty).
     pub probe_error: f64,
     /// sha256 over the task's image list, labels ignored: equal for tasks that share images.
@@ -197,6 +199,7 @@ pub fn shared_image_pairs(
 pub const TASK2VEC: &str = "Task2Vec (cosine)";
 pub const TASK2VEC_UNIT_MEAN: &str = "Task2Vec (cosine of unit-mean embeddings)";
 pub const DOMAIN: &str = "domain embedding (cosine)";
+pub const DOMAIN_FEATURES: &str = "mean pooled features (cosine; the paper's domain baseline)";
 
 /// All of E1–E4 for one suite run.
 pub struct Analysis {
@@ -212,6 +215,9 @@ pub fn analyse(tasks: &[TaskResult], seed: u64) -> Result<Analysis> {
     let domains: Vec<Embedding> = tasks.iter().map(|t| t.domain.clone()).collect();
     let task_distances = pdist(&embeddings, Metric::Cosine).context("task distance matrix")?;
     let domain_distances = pdist(&domains, Metric::Cosine).context("domain distance matrix")?;
+    let features: Vec<Embedding> = tasks.iter().map(|t| t.domain_features.clone()).collect();
+    let feature_distances =
+        pdist(&features, Metric::Cosine).context("mean-feature distance matrix")?;
     let unit: Vec<Embedding> = embeddings
         .iter()
         .map(unit_mean)
@@ -224,6 +230,7 @@ pub fn analyse(tasks: &[TaskResult], seed: u64) -> Result<Analysis> {
         rank(TASK2VEC, &task_distances, &taxonomy, seed)?,
         rank(TASK2VEC_UNIT_MEAN, &unit_distances, &taxonomy, seed)?,
         rank(DOMAIN, &domain_distances, &taxonomy, seed)?,
+        rank(DOMAIN_FEATURES, &feature_distances, &taxonomy, seed)?,
     ];
     Ok(Analysis {
         top_k,

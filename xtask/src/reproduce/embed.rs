@@ -13,7 +13,7 @@ use task2vec_data::{Dataset, Task};
 use task2vec_embedding::Embedding;
 use task2vec_fisher::linear_probe::held_out_error;
 use task2vec_fisher::pipeline::Task2Vec;
-use task2vec_fisher::{EmbedOptions, Silent};
+use task2vec_fisher::{DomainBaseline, EmbedOptions, Silent};
 use task2vec_probe::Probe;
 
 use super::analysis::TaskResult;
@@ -72,8 +72,12 @@ impl Embedder {
         let (mut embedding, _report) = pipeline.embed(dataset, &Silent)?;
         embedding.meta_mut().task = Some(task.id.clone());
         bar.set_message(format!("{} (domain)", task.id));
-        let mut domain = pipeline.embed_domain(dataset, &Silent)?;
+        let mut domain =
+            pipeline.embed_domain(dataset, DomainBaseline::ConvActivations, &Silent)?;
         domain.meta_mut().task = Some(format!("{} (domain)", task.id));
+        let mut domain_features =
+            pipeline.embed_domain(dataset, DomainBaseline::PooledFeatures, &Silent)?;
+        domain_features.meta_mut().task = Some(format!("{} (mean features)", task.id));
         bar.set_message(format!("{} (probe error)", task.id));
         let probe_error = held_out_error(&pipeline, dataset, HELD_OUT, &Silent)?;
         Ok(TaskResult {
@@ -81,6 +85,7 @@ impl Embedder {
             taxonomy: task.taxonomy.clone(),
             embedding,
             domain,
+            domain_features,
             probe_error,
             images_sha256: images_sha256(dataset),
             samples: dataset.len(),
@@ -116,6 +121,7 @@ pub fn save_finished(dir: &Path, r: &TaskResult) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     r.embedding.save(dir.join("embedding.json"))?;
     r.domain.save(dir.join("domain.json"))?;
+    r.domain_features.save(dir.join("domain-features.json"))?;
     let finished = Finished {
         id: r.id.clone(),
         taxonomy: r.taxonomy.clone(),
@@ -142,6 +148,7 @@ pub fn load_finished(dir: &Path, task: &Task) -> Option<TaskResult> {
     Some(TaskResult {
         embedding: Embedding::load(dir.join("embedding.json")).ok()?,
         domain: Embedding::load(dir.join("domain.json")).ok()?,
+        domain_features: Embedding::load(dir.join("domain-features.json")).ok()?,
         id: finished.id,
         taxonomy: finished.taxonomy,
         probe_error: finished.probe_error,

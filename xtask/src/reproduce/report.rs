@@ -212,7 +212,7 @@ pub fn markdown(info: &RunInfo, tasks: &[TaskResult], a: &Analysis) -> String {
     }
     let _ = writeln!(
         s,
-        "\nThe paper's distance is the first row. The unit-mean row divides each embedding by its mean Fisher value first: the paper's `cosine` keeps the embeddings' overall scale, which mostly says how well the task head fits (a perfectly fitted head has a vanishing Fisher). The domain row ranks tasks by their images alone (no labels): our label-free baseline, the mean |pre-BatchNorm conv output| of every filter after the split point — richer than the paper's \"mean feature activations\" (one pooled penultimate vector), and not a comparison the paper makes in its taxonomy figure.\n"
+        "\nThe paper's distance is the first row. The unit-mean row divides each embedding by its mean Fisher value first: the paper's `cosine` keeps the embeddings' overall scale, which mostly says how well the task head fits (a perfectly fitted head has a vanishing Fisher). The domain row ranks tasks by their images alone (no labels): our label-free baseline, the mean |pre-BatchNorm conv output| of every filter after the split point — richer than the paper's \"mean feature activations\" (one pooled penultimate vector), and not a comparison the paper makes in its taxonomy figure. The last row is the paper's own \"mean feature activations\" baseline: the mean pooled penultimate feature vector of the task's images.\n"
     );
 
     let _ = writeln!(s, "## E3 — complexity vs difficulty\n");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use task2vec_data::{Dataset, OnBadImage};
-use task2vec_fisher::{EmbedOptions, Progress, Task2Vec};
+use task2vec_fisher::{DomainBaseline, EmbedOptions, Progress, Task2Vec};
 use task2vec_probe::{Probe, ProbeKind, device_from_name};
 
 #[derive(clap::Args)]
@@ -75,9 +75,12 @@ pub struct Args {
     /// first one. Every image is decoded once up front to find them.
     #[arg(long)]
     pub skip_bad_images: bool,
-    /// Domain embedding instead: mean |conv output| per filter, labels ignored.
-    #[arg(long)]
-    pub domain: bool,
+    /// Domain embedding instead (labels ignored): `conv` (default) = mean |conv output| per
+    /// filter of every conv after the split point; `features` = the mean pooled penultimate
+    /// features (the paper's "mean feature activations").
+    /// Written `--domain` or `--domain=features`.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "conv")]
+    pub domain: Option<String>,
     /// Device: cpu (default) or, when built with CUDA, cuda / cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -173,6 +176,7 @@ pub fn options(args: &Args) -> anyhow::Result<EmbedOptions> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = device_from_name(&args.device)?;
     let options = options(&args)?;
+    let domain: Option<DomainBaseline> = args.domain.as_deref().map(str::parse).transpose()?;
     // Every option error is reported before anything slow (dataset scan, probe load) starts.
     options.validate()?;
     let probe = Probe::load_named(&args.probe, args.weights.as_deref(), &device)
@@ -186,7 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--out is required");
     };
 
-    let mut dataset = if args.domain {
+    let mut dataset = if domain.is_some() {
         Dataset::open_unlabeled(&args.data)
     } else {
         Dataset::open(&args.data)
@@ -213,8 +217,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         quiet: args.quiet,
         bar: RefCell::new(None),
     };
-    let mut embedding = if args.domain {
-        pipeline.embed_domain(&dataset, &bars)?
+    let mut embedding = if let Some(baseline) = domain {
+        pipeline.embed_domain(&dataset, baseline, &bars)?
     } else {
         // The head's loss and error are printed by the progress sink when its stage ends.
         pipeline.embed(&dataset, &bars)?.0
