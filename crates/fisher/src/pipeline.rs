@@ -294,12 +294,7 @@ impl<'p> Task2Vec<'p> {
         estimate: &FisherEstimate,
         head: &HeadFit,
     ) -> Result<Embedding> {
-        let layout = Layout::new(
-            estimate
-                .segments
-                .iter()
-                .map(|s| (s.name.clone(), s.hessian.len())),
-        );
+        let layout = estimate.layout();
         let scale: Vec<f64> = estimate
             .segments
             .iter()
@@ -318,7 +313,25 @@ impl<'p> Task2Vec<'p> {
             serde_json::json!(data.class_counts()),
         );
         extra.insert("classes".into(), serde_json::json!(data.classes()));
+        let estimator = EstimatorInfo {
+            name: self.options.method.name().to_string(),
+            hyperparameters: self.options.hyperparameters()?,
+        };
         let meta = Provenance {
+            extra,
+            ..self.provenance(data, EmbeddingKind::Task, estimator)
+        };
+        Ok(Embedding::new(estimate.hessian(), scale, layout, meta)?)
+    }
+
+    /// Everything an embedding of `data` by this pipeline records, except producer extras.
+    fn provenance(
+        &self,
+        data: &Dataset,
+        kind: EmbeddingKind,
+        estimator: EstimatorInfo,
+    ) -> Provenance {
+        Provenance {
             task: data
                 .origin()
                 .file_name()
@@ -327,12 +340,9 @@ impl<'p> Task2Vec<'p> {
                 name: self.probe.name().to_string(),
                 weights_sha256: self.probe.weights_sha256().to_string(),
             }),
-            kind: Some(EmbeddingKind::Task),
+            kind: Some(kind),
             input_size: Some(self.input_size()),
-            estimator: Some(EstimatorInfo {
-                name: self.options.method.name().to_string(),
-                hyperparameters: self.options.hyperparameters()?,
-            }),
+            estimator: Some(estimator),
             seed: Some(self.options.seed),
             skip_layers: Some(self.options.skip_layers),
             dataset: Some(DatasetFingerprint {
@@ -340,10 +350,8 @@ impl<'p> Task2Vec<'p> {
                 classes: data.classes().len() as u64,
                 files_sha256: data.fingerprint().sha256,
             }),
-            extra,
             ..Provenance::default()
-        };
-        Ok(Embedding::new(estimate.hessian(), scale, layout, meta)?)
+        }
     }
 }
 
@@ -376,13 +384,7 @@ impl Task2Vec<'_> {
                     self.options.cache_batch_size,
                     progress,
                 )?;
-                let layout = Layout::new(
-                    estimate
-                        .segments
-                        .iter()
-                        .map(|s| (s.name.clone(), s.hessian.len())),
-                );
-                (estimate.hessian(), layout)
+                (estimate.hessian(), estimate.layout())
             }
             DomainBaseline::PooledFeatures => {
                 let mean = crate::domain::mean_pooled_features(&cache.features, data.len());
@@ -390,33 +392,14 @@ impl Task2Vec<'_> {
                 (mean, layout)
             }
         };
-        let meta = Provenance {
-            task: data
-                .origin()
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned()),
-            probe: Some(ProbeId {
-                name: self.probe.name().to_string(),
-                weights_sha256: self.probe.weights_sha256().to_string(),
-            }),
-            kind: Some(EmbeddingKind::Domain),
-            input_size: Some(self.input_size()),
-            estimator: Some(EstimatorInfo {
-                name: baseline.estimator_name().into(),
-                hyperparameters: BTreeMap::from([(
-                    "max_samples".to_string(),
-                    serde_json::json!(self.options.max_samples),
-                )]),
-            }),
-            seed: Some(self.options.seed),
-            skip_layers: Some(self.options.skip_layers),
-            dataset: Some(DatasetFingerprint {
-                samples: data.len() as u64,
-                classes: data.classes().len() as u64,
-                files_sha256: data.fingerprint().sha256,
-            }),
-            ..Provenance::default()
+        let estimator = EstimatorInfo {
+            name: baseline.estimator_name().into(),
+            hyperparameters: BTreeMap::from([(
+                "max_samples".to_string(),
+                serde_json::json!(self.options.max_samples),
+            )]),
         };
+        let meta = self.provenance(&data, EmbeddingKind::Domain, estimator);
         Ok(Embedding::new(hessian, None, layout, meta)?)
     }
 }

@@ -53,6 +53,15 @@ pub struct FisherEstimate {
 }
 
 impl FisherEstimate {
+    /// One `(layer name, filters)` segment per layer, in the order of [`Self::hessian`].
+    pub fn layout(&self) -> task2vec_embedding::Layout {
+        task2vec_embedding::Layout::new(
+            self.segments
+                .iter()
+                .map(|s| (s.name.clone(), s.hessian.len())),
+        )
+    }
+
     /// Total number of values.
     pub fn dim(&self) -> usize {
         self.segments.iter().map(|s| s.hessian.len()).sum()
