@@ -25,6 +25,7 @@ pub mod io;
 pub mod matrix;
 pub mod mds;
 pub mod normalize;
+pub mod partition;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod select;
@@ -42,3 +43,4 @@ pub use embedding::{
 };
 pub use error::{Error, Result};
 pub use matrix::{LabeledMatrix, cdist, cdist_with, pdist, pdist_with};
+pub use partition::{adjusted_mutual_information, partition_distance, variation_of_information};
