@@ -304,6 +304,41 @@ impl Dataset {
         self.keep_per_class(by_class, &quotas, seed)
     }
 
+    /// Deterministic class-stratified split into two disjoint halves that together hold every
+    /// sample (a retest: the same task embedded twice from different images). Each class's
+    /// samples are shuffled by a seeded stream of their own and split into ⌊n/2⌋ and ⌈n/2⌉;
+    /// the larger share of a class with an odd count goes to the first half and the second in
+    /// turn, so the halves' sizes differ by at most one. Both halves keep the class list and the
+    /// original sample order. A class with a single sample is in one half only, which then
+    /// fails [`Dataset::validate`] in the other.
+    pub fn halves(&self, seed: u64) -> (Dataset, Dataset) {
+        let mut first = Vec::with_capacity(self.samples.len() / 2 + 1);
+        let mut second = Vec::with_capacity(self.samples.len() / 2 + 1);
+        let mut odd = 0usize;
+        for (c, mut idx) in self.indices_by_class().into_iter().enumerate() {
+            // Streams with the top bit set: never one of `take`'s per-class streams.
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream((1 << 63) | c as u64);
+            idx.shuffle(&mut rng);
+            let mut cut = idx.len() / 2;
+            if !idx.len().is_multiple_of(2) {
+                cut += usize::from(odd.is_multiple_of(2));
+                odd += 1;
+            }
+            first.extend_from_slice(&idx[..cut]);
+            second.extend_from_slice(&idx[cut..]);
+        }
+        let view = |mut kept: Vec<usize>| {
+            kept.sort_unstable();
+            Dataset {
+                classes: self.classes.clone(),
+                samples: kept.into_iter().map(|i| self.samples[i].clone()).collect(),
+                ..self.clone_empty()
+            }
+        };
+        (view(first), view(second))
+    }
+
     /// sha256 over `class\t<name>\n` for each class, then `<source>\t<label>\n` for each
     /// sample, where `<source>` is the file path relative to the dataset root with `/`
     /// separators, or `idx:<n>`.
@@ -529,5 +564,51 @@ mod tests {
         assert_eq!(stratified_quotas(&[3, 0, 3], 4), vec![2, 0, 2]);
         // Fewer slots than classes: no minimum, proportional rounding only.
         assert_eq!(stratified_quotas(&[5, 5, 5], 2).iter().sum::<usize>(), 2);
+    }
+
+    #[test]
+    fn halves_are_disjoint_complete_stratified_and_deterministic() {
+        // Classes of 7, 10 and 3 samples (two odd counts), labels interleaved.
+        let sizes = [7usize, 10, 3];
+        let mut samples = Vec::new();
+        for (c, &n) in sizes.iter().enumerate() {
+            for k in 0..n {
+                samples.push((PathBuf::from(format!("{c}/{k}.png")), c));
+            }
+        }
+        samples.sort_by_key(|(p, _)| p.file_name().unwrap().to_owned());
+        let ds = Dataset::from_files(
+            Path::new("/data"),
+            vec!["a".into(), "b".into(), "c".into()],
+            samples,
+        )
+        .unwrap();
+        let files = |d: &Dataset| -> Vec<String> {
+            d.samples().iter().map(|s| s.source.to_string()).collect()
+        };
+        let (a, b) = ds.halves(5);
+        // Disjoint and complete.
+        let mut both: Vec<String> = files(&a).into_iter().chain(files(&b)).collect();
+        both.sort();
+        let mut all = files(&ds);
+        all.sort();
+        assert_eq!(both, all);
+        // Stratified: ⌊n/2⌋ or ⌈n/2⌉ of each class; the odd classes' extra sample alternates.
+        let counts = |d: &Dataset| -> Vec<usize> { d.class_counts().iter().map(|c| c.1).collect() };
+        assert_eq!(counts(&a), vec![4, 5, 1]);
+        assert_eq!(counts(&b), vec![3, 5, 2]);
+        assert_eq!(a.classes(), ds.classes());
+        // Original order kept, labels kept.
+        let position = |f: &String| files(&ds).iter().position(|g| g == f).unwrap();
+        let order: Vec<usize> = files(&a).iter().map(position).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]));
+        for s in a.samples() {
+            let original = ds.samples().iter().find(|t| t.source == s.source).unwrap();
+            assert_eq!(original.label, s.label);
+        }
+        // Deterministic per seed; another seed gives another split.
+        assert_eq!(files(&ds.halves(5).0), files(&a));
+        assert_eq!(files(&ds.halves(5).1), files(&b));
+        assert_ne!(files(&ds.halves(6).0), files(&a));
     }
 }
