@@ -1,4 +1,5 @@
-"""Writes datasets/suites/{quick,glyphs,clipart,offline-full}.toml (standard library only; Python >= 3.11).
+"""Writes datasets/suites/{quick,glyphs,clipart,offline-full,glyphs-sample,labels}.toml (standard library only;
+Python >= 3.11).
 
 The glyph tasks come from datasets/taxonomy/glyph-scripts.toml (one task per script, its
 taxonomy = ["glyphs"] + the script's family path); the other tasks are listed below. Rerun after
@@ -6,6 +7,7 @@ editing either:  python3 ci/data/gen_suites.py
 xtask's test `suites_match_their_sources` fails when the suites and the script table disagree.
 """
 import pathlib
+import random
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -192,3 +194,97 @@ others = [s for s in SCRIPTS if s["family"][0] != "alphabet"][::4]
 write("glyphs-sample", "every alphabet and every 4th other writing system of the glyphs suite (classes = letters)",
       [task(f"glyphs/{s['name']}", "glyphs", ["glyphs"] + s["family"], 320, path=s["name"]) for s in alphabets + others],
       ["glyphs"])
+
+
+# `labels`: tasks that share one image pool and differ only in their labels (the paper's Fig. 1
+# claim, tested directly). All tasks of a pool have the same source, path, selection (`classes`,
+# `tags`), sample budget and seed, and their groups cover every class of the pool, so
+# Task::build (subsample before relabelling) gives every one of them the same images; the ground
+# truth between two of them is the partition distance of their labellings (variation of
+# information, task2vec_embedding::partition). Random partitions are drawn here, from a fixed
+# seed, and written out as explicit groups.
+LABELS_RNG = random.Random(0)
+
+
+def random_partition(items, k):
+    """`items` shuffled by LABELS_RNG and dealt into k groups of (nearly) equal size."""
+    items = list(items)
+    LABELS_RNG.shuffle(items)
+    return {f"part-{g + 1}": items[g::k] for g in range(k)}
+
+
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+DIGITS = [str(d) for d in range(10)]
+# The Latin letters `cargo xtask fetch glyphs` renders: glyphs.rs spreads the 52 letters of
+# U+0041..U+007A over MAX_CLASSES = 20 (items[i * 52 // 20]); class folders are `U+XXXX`.
+LATIN = [c for c in map(chr, range(0x41, 0x7B)) if c.isalpha()]
+LATIN = [LATIN[i * len(LATIN) // 20] for i in range(20)]
+
+
+def u(c):
+    return f"U+{ord(c):04X}"
+
+
+def pool(prefix, source, n, labellings, path=None, tags=None, taxonomy=None):
+    """One task per labelling of the same images; the first is the reference the others'
+    notes name."""
+    first = f"{prefix}/{labellings[0][0]}"
+    ts = []
+    for i, (name, kind, rule, what) in enumerate(labellings):
+        note = what if i == 0 else f"same images as {first}, labelled {what}"
+        kw = {"groups": rule} if kind == "groups" else ({"label_by": "file-tag"} if kind == "tag" else {})
+        ts.append(task(f"{prefix}/{name}", source, taxonomy or [source], n, path=path, tags=tags, note=note, **kw))
+    return ts
+
+
+def singletons(classes, merged):
+    """Every class its own group, except `merged` (one group)."""
+    g = {"+".join(merged): list(merged)}
+    g.update({c: [c] for c in classes if c not in merged})
+    return g
+
+
+labels_fashion = pool("fashion", "fashion-mnist", 300, [
+    ("by-class", "class", None, "by class (10-way)"),
+    ("shirts-merged", "groups", singletons(FASHION, ["T-shirt/top", "Shirt"]),
+     "by class with T-shirt/top and Shirt merged (9-way)"),
+    ("by-garment", "groups", {"tops": ["T-shirt/top", "Pullover", "Coat", "Shirt"], "trousers-and-dresses": ["Trouser", "Dress"],
+                              "shoes": ["Sandal", "Sneaker", "Ankle boot"], "bags": ["Bag"]},
+     "tops / trousers and dresses / shoes / bags"),
+    ("upper-body", "groups", {"upper-body": ["T-shirt/top", "Pullover", "Coat", "Shirt", "Dress"],
+                              "other": ["Trouser", "Sandal", "Sneaker", "Bag", "Ankle boot"]},
+     "worn on the upper body (tops, dresses) vs not"),
+    ("footwear", "groups", {"footwear": ["Sandal", "Sneaker", "Ankle boot"],
+                            "other": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Shirt", "Bag"]},
+     "footwear vs the rest"),
+    ("random-5", "groups", random_partition(FASHION, 5), "by a seeded random partition of the classes into 5 pairs"),
+    ("random-2", "groups", random_partition(FASHION, 2), "by a seeded random partition of the classes into two halves"),
+])
+labels_mnist = pool("mnist", "mnist", 300, [
+    ("by-digit", "class", None, "by digit (10-way)"),
+    ("parity", "groups", {"even": DIGITS[0::2], "odd": DIGITS[1::2]}, "even vs odd"),
+    ("at-least-5", "groups", {"below-5": DIGITS[:5], "at-least-5": DIGITS[5:]}, "digit < 5 vs >= 5"),
+    ("mod-3", "groups", {f"mod3-{r}": DIGITS[r::3] for r in range(3)}, "by digit mod 3"),
+    ("loops", "groups", {"loops": ["0", "6", "8", "9"], "no-loops": ["1", "2", "3", "4", "5", "7"]},
+     "digits drawn with a closed loop (0 6 8 9; 4 is usually open in handwriting) vs none"),
+    ("random-5", "groups", random_partition(DIGITS, 5), "by a seeded random partition of the digits into 5 pairs"),
+])
+# File tags of the glyph files are font styles; `label_by = "file-tag"` gives each tag its own
+# label, so a weight labelling (regular+italic vs bold+bolditalic) cannot be written without
+# merging tags, which suites do not support.
+latin = [u(c) for c in LATIN]
+labels_glyphs = pool("glyphs", "glyphs", 320, [
+    ("Latin-by-letter", "class", None, "by letter, case kept (20-way)"),
+    ("Latin-by-letter-any-case", "groups", {c.upper(): [u(c.upper()), u(c.lower())] for c in LATIN if c.isupper()},
+     "by letter, upper and lower case merged (10-way)"),
+    ("Latin-by-case", "groups", {"upper": [u(c) for c in LATIN if c.isupper()], "lower": [u(c) for c in LATIN if c.islower()]},
+     "upper vs lower case"),
+    ("Latin-vowels", "groups", {"vowels": [u(c) for c in LATIN if c in "AEIOUaeiou"],
+                                "consonants": [u(c) for c in LATIN if c not in "AEIOUaeiou"]},
+     "vowels vs consonants"),
+    ("Latin-by-style", "tag", None, "by font style (regular / bold / italic / bold italic, the file tag)"),
+    ("Latin-random-5", "groups", random_partition(latin, 5), "by a seeded random partition of the letters into 5 groups of 4"),
+], path="Latin", tags=["regular", "bold", "italic", "bolditalic"])
+write("labels", "tasks on three fixed image pools (Fashion-MNIST, MNIST, Latin glyphs) that differ only in their "
+      "labels; ground truth = the partition distance between two labellings of one pool",
+      labels_fashion + labels_mnist + labels_glyphs, ["fashion-mnist", "mnist", "glyphs"])

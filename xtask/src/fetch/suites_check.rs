@@ -21,12 +21,13 @@ fn named_classes(t: &task2vec_data::Task) -> Vec<String> {
 }
 
 /// Every committed suite (datasets/suites/*.toml).
-const SUITES: [&str; 5] = [
+const SUITES: [&str; 6] = [
     "quick",
     "glyphs",
     "glyphs-sample",
     "clipart",
     "offline-full",
+    "labels",
 ];
 
 #[test]
@@ -63,7 +64,9 @@ fn suites_match_their_sources() {
                 let spec = table.script.iter().find(|s| s.name == t.path);
                 let spec = spec
                     .unwrap_or_else(|| panic!("{}: `{}` is not in the script table", t.id, t.path));
-                if t.label_by == task2vec_data::LabelRule::Class {
+                // `labels` has no taxonomy below the source: its ground truth is the partition
+                // distance between labellings of one pool.
+                if t.label_by == task2vec_data::LabelRule::Class && name != "labels" {
                     assert_eq!(t.taxonomy[1..], spec.family[..], "{}: stale taxonomy", t.id);
                 }
             }
@@ -146,6 +149,136 @@ fn full_suite_has_hierarchy_and_same_image_pairs() {
         }
     }
     assert!(pairs >= 10, "{pairs}");
+}
+
+/// A task's image pool: everything [`task2vec_data::Task::build`] selects and subsamples by
+/// (its labelling rule — `groups`, `label_by` — left out).
+fn pool_key(t: &task2vec_data::Task) -> String {
+    format!(
+        "{} {} {:?} {:?} {:?} {} {:?}",
+        t.source, t.path, t.classes, t.max_classes, t.tags, t.max_samples, t.seed
+    )
+}
+
+#[test]
+fn labels_suite_pools_differ_only_in_labels() {
+    use std::collections::BTreeMap;
+    let s = suite("labels");
+    assert!(s.tasks.len() >= 15, "{} tasks", s.tasks.len());
+    let mut pools: BTreeMap<String, Vec<&task2vec_data::Task>> = BTreeMap::new();
+    for t in &s.tasks {
+        pools.entry(pool_key(t)).or_default().push(t);
+        assert!(t.max_samples <= 400, "{}: keep tasks small", t.id);
+    }
+    assert!(
+        pools.values().filter(|p| p.len() >= 5).count() >= 2,
+        "at least two pools of at least 5 labellings"
+    );
+    for tasks in pools.values() {
+        let first = tasks[0];
+        // Every other task of the pool names the first as having the same images, and labels
+        // them another way.
+        for t in &tasks[1..] {
+            assert_eq!(
+                t.note
+                    .strip_prefix("same images as ")
+                    .map(|n| n.split(',').next().unwrap()),
+                Some(first.id.as_str()),
+                "{}",
+                t.id
+            );
+        }
+        let rules: BTreeSet<String> = tasks
+            .iter()
+            .map(|t| format!("{:?} {:?}", t.groups, t.label_by))
+            .collect();
+        assert_eq!(rules.len(), tasks.len(), "{}: labellings repeat", first.id);
+        // Groups never drop a class of the pool (that would drop its images): each grouping
+        // covers exactly the pool's classes (the manifest's, or the union the groups name).
+        let m = Manifest::load(&manifests_dir().join(format!("{}.toml", first.source))).unwrap();
+        let union: BTreeSet<String> = tasks.iter().flat_map(|t| named_classes(t)).collect();
+        let classes: BTreeSet<String> = if m.classes.is_empty() {
+            union
+        } else {
+            m.classes.iter().cloned().collect()
+        };
+        for t in tasks.iter().filter(|t| t.groups.is_some()) {
+            let covered: Vec<String> = named_classes(t);
+            assert_eq!(
+                covered.len(),
+                classes.len(),
+                "{}: a class in two groups",
+                t.id
+            );
+            assert_eq!(
+                covered.into_iter().collect::<BTreeSet<_>>(),
+                classes,
+                "{}: groups must cover the pool's classes",
+                t.id
+            );
+        }
+    }
+}
+
+/// Every labelling of a `labels` pool, built on a synthetic source with the pool's classes
+/// (and, for file-tag pools, files of several styles, one of them not in `tags`), keeps exactly
+/// the same images and gives a different partition of them.
+#[test]
+fn labels_suite_pools_build_to_the_same_images() {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+    let s = suite("labels");
+    let mut pools: BTreeMap<String, Vec<&task2vec_data::Task>> = BTreeMap::new();
+    for t in &s.tasks {
+        pools.entry(pool_key(t)).or_default().push(t);
+    }
+    for tasks in pools.values() {
+        let first = tasks[0];
+        let m = Manifest::load(&manifests_dir().join(format!("{}.toml", first.source))).unwrap();
+        let mut classes: Vec<String> = if m.classes.is_empty() {
+            let set: BTreeSet<String> = tasks.iter().flat_map(|t| named_classes(t)).collect();
+            set.into_iter().collect()
+        } else {
+            m.classes.clone()
+        };
+        if classes.is_empty() {
+            classes = vec!["a".into(), "b".into()];
+        }
+        // 40 files per class, styles cycling through the pool's tags plus one left out.
+        let mut styles = first.tags.clone().unwrap_or_else(|| vec!["x".into()]);
+        styles.push("not-a-pool-tag".into());
+        let mut files = Vec::new();
+        for (c, _) in classes.iter().enumerate() {
+            for k in 0..40 {
+                let style = &styles[k % styles.len()];
+                files.push((PathBuf::from(format!("{c}/{style}_font_{k:02}.png")), c));
+            }
+        }
+        let source =
+            task2vec_data::Dataset::from_files(Path::new("/pool"), classes, files).unwrap();
+        let built: Vec<task2vec_data::Dataset> =
+            tasks.iter().map(|t| t.build(&source).unwrap()).collect();
+        let images = |d: &task2vec_data::Dataset| -> Vec<String> {
+            d.samples().iter().map(|s| s.source.to_string()).collect()
+        };
+        let reference = images(&built[0]);
+        assert!(reference.len() <= first.max_samples && !reference.is_empty());
+        if first.tags.is_some() {
+            assert!(!reference.iter().any(|f| f.contains("not-a-pool-tag")));
+        }
+        let mut partitions = BTreeSet::new();
+        for (t, d) in tasks.iter().zip(&built) {
+            assert_eq!(images(d), reference, "{}: other images", t.id);
+            d.validate().unwrap_or_else(|e| panic!("{}: {e}", t.id));
+            // The partition up to renaming: for each sample, the first sample with its label.
+            let labels = d.labels();
+            let canon: Vec<usize> = labels
+                .iter()
+                .map(|l| labels.iter().position(|m| m == l).unwrap())
+                .collect();
+            assert!(partitions.insert(canon), "{}: repeats a partition", t.id);
+        }
+    }
 }
 
 /// Materialises every task of both suites from the fetched sources in $TASK2VEC_HOME
