@@ -20,14 +20,14 @@ enum Command {
     /// Fetch a probe's pretrained weights into $TASK2VEC_HOME/probes (sha256-verified).
     FetchProbe(fetch_probe::Args),
     /// Embed a task suite and write target/reproduce/REPORT.md (the paper's experiments).
-    Reproduce(reproduce::Args),
+    Reproduce(Box<reproduce::Args>),
 }
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Fetch(args) => fetch::run(args),
         Command::FetchProbe(args) => fetch_probe::run(args),
-        Command::Reproduce(args) => reproduce::run(args),
+        Command::Reproduce(args) => reproduce::run(*args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -214,8 +214,13 @@ fn invalid_options_fail_before_any_work_with_the_option_named() {
         ),
         (&["--head-epochs", "0"][..], "invalid option `head-epochs`"),
         (
-            &["--method", "variational", "--batch-norm", "train"][..],
+            &["--method", "exact", "--batch-norm", "train"][..],
             "invalid option `batch-norm`",
+        ),
+        (&["--augment", "mirror"][..], "invalid option `augment`"),
+        (
+            &["--head-early-stop", "1.5"][..],
+            "invalid option `head-early-stop`",
         ),
         (&["--skip-layers", "99"][..], "invalid option `skip-layers`"),
         (&["--input-size", "4"][..], "cannot run at 4×4 pixels"),

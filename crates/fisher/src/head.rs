@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{FisherError, Result};
 use crate::options::HeadOptions;
 use crate::progress::Progress;
-use crate::sampler::{BalancedSampler, Stream, stream_rng};
+use crate::sampler::{BalancedSampler, Stream, stratified_split, stream_rng};
 
 /// `logits = weight · features + bias`, weight row-major `[classes, dim]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,6 +71,18 @@ impl LinearHead {
         (w, b)
     }
 
+    /// Mean cross-entropy over the samples `rows` of a labelled feature matrix `[n, dim]`.
+    pub fn loss_on(&self, features: &[f32], labels: &[usize], rows: &[usize]) -> f64 {
+        let total: f64 = rows
+            .iter()
+            .map(|&i| {
+                let p = softmax(&self.logits(&features[i * self.dim..(i + 1) * self.dim]));
+                -p[labels[i]].max(f64::MIN_POSITIVE).ln()
+            })
+            .sum();
+        total / rows.len().max(1) as f64
+    }
+
     /// Mean cross-entropy and error rate on a labelled feature matrix `[n, dim]`.
     pub fn evaluate(&self, features: &[f32], labels: &[usize]) -> (f64, f64) {
         let mut loss = 0.0;
@@ -106,6 +118,12 @@ pub struct HeadFit {
     pub loss: f64,
     /// Training error after the fit.
     pub error: f64,
+    /// Epochs run (fewer than asked when early stopping ended the fit).
+    #[serde(default)]
+    pub epochs_run: usize,
+    /// With early stopping: the held-out loss of the kept epoch.
+    #[serde(default)]
+    pub held_out_loss: Option<f64>,
 }
 
 /// torch's Adam (L2 weight decay added to the gradient, bias-corrected moments, ε = 1e-8).
@@ -172,6 +190,26 @@ pub fn fit_head(
             "label {bad} out of range for {classes} classes"
         )));
     }
+    // With early stopping, a seeded class-stratified part of the images only scores epochs.
+    let (fit_on, held_out) = if options.early_stop > 0.0 {
+        let mut rng = stream_rng(seed, Stream::EarlyStop);
+        let (held_out, fit_on) = stratified_split(
+            labels,
+            classes_present(labels),
+            options.early_stop,
+            &mut rng,
+        )
+        .map_err(|class| {
+            FisherError::InvalidTask(format!(
+                "class {class} has fewer than 2 head images: --head-early-stop needs one to fit \
+                     and one to hold out in every class"
+            ))
+        })?;
+        (fit_on, held_out)
+    } else {
+        ((0..n).collect(), Vec::new())
+    };
+    let fit_labels: Vec<usize> = fit_on.iter().map(|&i| labels[i]).collect();
     let init = LinearHead::init(classes, dim, &mut stream_rng(seed, Stream::HeadInit));
     // Parameters as one f64 vector: weight (row-major) then bias.
     let mut params: Vec<f64> = init
@@ -181,12 +219,15 @@ pub fn fit_head(
         .map(|&v| v as f64)
         .collect();
     let mut adam = Adam::new(params.len(), options.learning_rate, options.weight_decay);
-    let sampler = BalancedSampler::new(labels)?;
+    let sampler = BalancedSampler::new(&fit_labels)?;
     let mut rng = stream_rng(seed, Stream::HeadSampler);
     let steps_per_epoch = options.sampler.draws_per_epoch / options.sampler.batch_size;
     progress.start("head", (options.epochs * steps_per_epoch) as u64);
     let mut grads = vec![0.0; params.len()];
     let mut logits = vec![0.0; classes];
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    let mut since_best = 0;
+    let mut epochs_run = 0;
     for _ in 0..options.epochs {
         for batch in sampler.epoch(
             options.sampler.draws_per_epoch,
@@ -195,7 +236,8 @@ pub fn fit_head(
         ) {
             grads.iter_mut().for_each(|g| *g = 0.0);
             let scale = 1.0 / batch.len() as f64;
-            for &i in &batch {
+            for &j in &batch {
+                let i = fit_on[j];
                 let f = &features[i * dim..(i + 1) * dim];
                 for (c, z) in logits.iter_mut().enumerate() {
                     let row = &params[c * dim..(c + 1) * dim];
@@ -216,13 +258,26 @@ pub fn fit_head(
             adam.step(&mut params, &grads);
             progress.advance(1);
         }
+        epochs_run += 1;
+        if held_out.is_empty() {
+            continue;
+        }
+        let loss = head_from(&params, classes, dim).loss_on(features, labels, &held_out);
+        if best.as_ref().is_none_or(|(b, _)| loss < *b) {
+            best = Some((loss, params.clone()));
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= HeadOptions::PATIENCE {
+                break;
+            }
+        }
     }
-    let head = LinearHead {
-        classes,
-        dim,
-        weight: params[..classes * dim].iter().map(|&v| v as f32).collect(),
-        bias: params[classes * dim..].iter().map(|&v| v as f32).collect(),
-    };
+    let held_out_loss = best.as_ref().map(|(loss, _)| *loss);
+    if let Some((_, kept)) = best {
+        params = kept;
+    }
+    let head = head_from(&params, classes, dim);
     let (loss, error) = head.evaluate(features, labels);
     if !loss.is_finite() {
         return Err(FisherError::Numerical(format!(
@@ -230,10 +285,31 @@ pub fn fit_head(
         )));
     }
     progress.finish(&format!(
-        "loss {loss:.4}, train error {:.1}%",
+        "loss {loss:.4}, train error {:.1}%, {epochs_run} epochs",
         error * 100.0
     ));
-    Ok(HeadFit { head, loss, error })
+    Ok(HeadFit {
+        head,
+        loss,
+        error,
+        epochs_run,
+        held_out_loss,
+    })
+}
+
+/// The head whose parameters are `params` (weight row-major, then bias).
+fn head_from(params: &[f64], classes: usize, dim: usize) -> LinearHead {
+    LinearHead {
+        classes,
+        dim,
+        weight: params[..classes * dim].iter().map(|&v| v as f32).collect(),
+        bias: params[classes * dim..].iter().map(|&v| v as f32).collect(),
+    }
+}
+
+/// Number of classes = largest label + 1 (labels are checked to be in range before).
+fn classes_present(labels: &[usize]) -> usize {
+    labels.iter().max().map_or(0, |m| m + 1)
 }
 
 #[cfg(test)]
@@ -271,6 +347,40 @@ mod tests {
         assert!(fit.loss < 0.05, "loss {}", fit.loss);
         let again = fit_head(&features, &labels, 2, &options, 1, &Silent).unwrap();
         assert_eq!(fit, again, "same seed must give the same head");
+    }
+
+    #[test]
+    fn early_stopping_keeps_the_best_held_out_epoch_and_stops() {
+        // Random features with random labels: nothing generalises, so the held-out loss rises
+        // as the head memorises and the fit stops long before its 60 epochs.
+        let mut rng = stream_rng(5, Stream::HeadInit);
+        let (n, dim) = (60, 40);
+        let features: Vec<f32> = (0..n * dim).map(|_| rng.random::<f32>() - 0.5).collect();
+        let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
+        let mut options = HeadOptions {
+            learning_rate: 0.05,
+            epochs: 60,
+            early_stop: 0.25,
+            ..Default::default()
+        };
+        options.sampler.draws_per_epoch = 64;
+        options.sampler.batch_size = 16;
+        let fit = fit_head(&features, &labels, 2, &options, 1, &Silent).unwrap();
+        assert!(fit.epochs_run < 60, "ran {} epochs", fit.epochs_run);
+        let best = fit
+            .held_out_loss
+            .expect("early stopping reports its held-out loss");
+        assert!(best.is_finite());
+        assert_eq!(
+            fit,
+            fit_head(&features, &labels, 2, &options, 1, &Silent).unwrap()
+        );
+        // Without early stopping every epoch runs and there is no held-out loss.
+        options.early_stop = 0.0;
+        let full = fit_head(&features, &labels, 2, &options, 1, &Silent).unwrap();
+        assert_eq!((full.epochs_run, full.held_out_loss), (60, None));
+        // The memorising fit is better on its own images than the early-stopped one.
+        assert!(full.loss < fit.loss, "{} vs {}", full.loss, fit.loss);
     }
 
     #[test]

@@ -35,9 +35,12 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod augment;
 pub mod domain;
 pub mod error;
 pub mod estimator;
+#[cfg(feature = "clap")]
+pub mod flags;
 pub mod head;
 pub mod kernel;
 pub mod linear_probe;
@@ -52,6 +55,8 @@ pub use domain::DomainBaseline;
 pub use error::{FisherError, Result};
 pub use estimator::{FisherEstimate, FisherSegment, SegmentKey};
 pub use network::TappedNetwork;
-pub use options::{BatchNormMode, EmbedOptions, FisherMethod, LabelProposal, ResolvedOptions};
+pub use options::{
+    Augment, BatchNormMode, EmbedOptions, FisherMethod, LabelProposal, ResolvedOptions,
+};
 pub use pipeline::{ActivationCache, EmbedReport, ProbeTail, Task2Vec};
 pub use progress::{Progress, Silent};

@@ -6,7 +6,7 @@ use task2vec_data::Dataset;
 
 use crate::error::{FisherError, Result};
 use crate::head::fit_head;
-use crate::pipeline::Task2Vec;
+use crate::pipeline::{ActivationCache, Task2Vec};
 use crate::progress::Progress;
 use crate::sampler::{Stream, stratified_split, stream_rng};
 
@@ -19,15 +19,31 @@ pub fn held_out_error(
     held_out: f64,
     progress: &dyn Progress,
 ) -> Result<f64> {
+    let data = pipeline.select(dataset)?;
+    let cache = pipeline.cache(&data, progress)?;
+    held_out_error_from_cache(pipeline, &data, &cache, held_out, progress)
+}
+
+/// [`held_out_error`] from the activations `cache` of the [selected](Task2Vec::select) `data`.
+pub fn held_out_error_from_cache(
+    pipeline: &Task2Vec<'_>,
+    data: &Dataset,
+    cache: &ActivationCache,
+    held_out: f64,
+    progress: &dyn Progress,
+) -> Result<f64> {
     if !(held_out > 0.0 && held_out < 1.0) {
         return Err(FisherError::InvalidOption {
             name: "held-out",
             reason: format!("must be strictly between 0 and 1, got {held_out}"),
         });
     }
+    if cache.labels != data.labels() {
+        return Err(FisherError::InvalidTask(
+            "activation cache does not belong to this dataset".into(),
+        ));
+    }
     let options = pipeline.options();
-    let data = pipeline.select(dataset)?;
-    let cache = pipeline.cache(&data, progress)?;
     let classes = data.classes().len();
     let mut rng = stream_rng(options.seed, Stream::HeldOut);
     let (test, train) =

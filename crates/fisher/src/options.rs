@@ -54,6 +54,13 @@ impl FisherMethod {
         }
     }
 
+    /// Whether the method may run BatchNorm on batch statistics: only those whose loss is a
+    /// batch mean (REF's batch estimator, the variational fit); the per-sample estimators need
+    /// samples that do not interact.
+    pub fn allows_train_batch_norm(self) -> bool {
+        matches!(self, Self::MontecarloBatch | Self::Variational)
+    }
+
     /// Whether BatchNorm γ values are part of the embedding unless told otherwise (REF: only
     /// for its batch estimator, which takes every parameter's gradient).
     pub fn default_include_bn_gamma(self) -> bool {
@@ -98,7 +105,7 @@ pub enum BatchNormMode {
     #[default]
     Eval,
     /// Statistics of the current batch, as REF runs it (`train()` mode). Couples the samples of a
-    /// batch, so it is only allowed with `montecarlo-batch`.
+    /// batch, so it is only allowed with `montecarlo-batch` and `variational` (batch-mean losses).
     Train,
 }
 
@@ -123,6 +130,59 @@ impl FromStr for BatchNormMode {
                 format!("unknown mode `{s}` (expected eval or train)"),
             )),
         }
+    }
+}
+
+/// Which views of its images the Fisher sees (`--augment`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Augment {
+    /// The images as the probe's preprocessing gives them (resize, centre crop): every draw of
+    /// an image sees the same input.
+    #[default]
+    None,
+    /// REF's train transform: RandomResizedCrop (area 8–100 %, aspect 3/4–4/3) to the input
+    /// size + horizontal flip with probability ½, a fresh view for every Fisher (and
+    /// variational) draw, seeded by (seed, image, draw).
+    Ref,
+    /// `ref` without the flip (for glyphs and text, where a mirrored letter is another letter).
+    Crop,
+}
+
+impl Augment {
+    /// The name used on the command line and in provenance.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Ref => "ref",
+            Self::Crop => "crop",
+        }
+    }
+
+    /// Whether views are horizontally flipped at random.
+    pub fn flips(self) -> bool {
+        self == Self::Ref
+    }
+}
+
+impl fmt::Display for Augment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Augment {
+    type Err = FisherError;
+    fn from_str(s: &str) -> Result<Self> {
+        [Self::None, Self::Ref, Self::Crop]
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| {
+                invalid(
+                    "augment",
+                    format!("unknown augmentation `{s}` (expected none, ref or crop)"),
+                )
+            })
     }
 }
 
@@ -172,14 +232,29 @@ pub struct HeadOptions {
     pub epochs: usize,
     /// How training images are drawn.
     pub sampler: SamplerOptions,
+    /// Early stopping: this fraction of each class's head images (at least one) is held out,
+    /// the head is fitted on the rest, and the epoch with the lowest held-out loss is kept
+    /// (training stops after [`HeadOptions::PATIENCE`] epochs without improvement). 0: off, every
+    /// epoch on every head image (REF).
+    #[serde(default)]
+    pub early_stop: f64,
 }
 
 impl HeadOptions {
+    /// Epochs without a lower held-out loss before early stopping ends the fit.
+    pub const PATIENCE: usize = 2;
+
     /// Checks every value (called by [`crate::head::fit_head`] and [`EmbedOptions::resolve`]).
     pub fn validate(&self) -> Result<()> {
         finite_positive("head.learning-rate", self.learning_rate)?;
         finite_non_negative("head.weight-decay", self.weight_decay)?;
         positive("head-epochs", self.epochs)?;
+        if !(self.early_stop >= 0.0 && self.early_stop < 1.0) {
+            return Err(invalid(
+                "head-early-stop",
+                format!("must be in [0, 1), got {}", self.early_stop),
+            ));
+        }
         self.sampler.validate("head.sampler")
     }
 }
@@ -191,6 +266,7 @@ impl Default for HeadOptions {
             weight_decay: 1e-4,
             epochs: 10,
             sampler: SamplerOptions::default(),
+            early_stop: 0.0,
         }
     }
 }
@@ -198,7 +274,8 @@ impl Default for HeadOptions {
 /// `montecarlo`: per-sample squared gradients, labels sampled from the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MonteCarloOptions {
-    /// Labels sampled per image (each needs its own forward and backward).
+    /// Labels sampled per image per epoch (`--labels-per-image`; each needs its own forward and
+    /// backward; with augmentation each draw also sees its own view).
     pub samples_per_image: usize,
     /// Passes over the cached images.
     pub epochs: usize,
@@ -210,7 +287,7 @@ pub struct MonteCarloOptions {
 impl MonteCarloOptions {
     /// Checks every value (called by the estimator and by [`EmbedOptions::resolve`]).
     pub fn validate(&self) -> Result<()> {
-        positive("mc-samples", self.samples_per_image)?;
+        positive("labels-per-image", self.samples_per_image)?;
         positive("montecarlo.epochs", self.epochs)
     }
 }
@@ -383,6 +460,9 @@ pub struct EmbedOptions {
     /// (REF).
     #[serde(default)]
     pub head_split: f64,
+    /// Views of the Fisher images (the head is always fitted on the plain images).
+    #[serde(default)]
+    pub augment: Augment,
     /// The task head's fit.
     pub head: HeadOptions,
     /// `montecarlo`'s options.
@@ -407,6 +487,7 @@ impl Default for EmbedOptions {
             fisher_batch_size: 32,
             class_balanced_fisher: true,
             head_split: 0.0,
+            augment: Augment::None,
             head: HeadOptions::default(),
             montecarlo: MonteCarloOptions::default(),
             batch: BatchEstimatorOptions::default(),
@@ -456,12 +537,12 @@ impl EmbedOptions {
             ));
         }
         let batch_norm = self.batch_norm.unwrap_or(self.method.default_batch_norm());
-        if batch_norm == BatchNormMode::Train && self.method != FisherMethod::MontecarloBatch {
+        if batch_norm == BatchNormMode::Train && !self.method.allows_train_batch_norm() {
             return Err(invalid(
                 "batch-norm",
                 format!(
                     "train mode couples the samples of a batch, so per-sample gradients are wrong; \
-                     it is only allowed with montecarlo-batch (got {})",
+                     it is only allowed with montecarlo-batch and variational (got {})",
                     self.method
                 ),
             ));
@@ -584,14 +665,37 @@ mod tests {
     }
 
     #[test]
-    fn train_mode_batch_norm_needs_the_batch_estimator() {
+    fn train_mode_batch_norm_needs_a_batch_mean_loss() {
         let mut o = EmbedOptions {
             batch_norm: Some(BatchNormMode::Train),
             ..Default::default()
         };
-        let err = o.validate().unwrap_err().to_string();
-        assert!(err.contains("batch-norm"), "{err}");
-        o.method = FisherMethod::MontecarloBatch;
+        for method in [FisherMethod::Montecarlo, FisherMethod::Exact] {
+            o.method = method;
+            let err = o.validate().unwrap_err().to_string();
+            assert!(err.contains("batch-norm"), "{err}");
+        }
+        for method in [FisherMethod::MontecarloBatch, FisherMethod::Variational] {
+            o.method = method;
+            o.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn augment_and_early_stop_parse_and_validate() {
+        for a in [Augment::None, Augment::Ref, Augment::Crop] {
+            assert_eq!(a.name().parse::<Augment>().unwrap(), a);
+        }
+        assert!("flip".parse::<Augment>().is_err());
+        assert!(Augment::Ref.flips() && !Augment::Crop.flips() && !Augment::None.flips());
+        for bad in [1.0, -0.1, f64::NAN] {
+            let mut o = EmbedOptions::default();
+            o.head.early_stop = bad;
+            let err = o.validate().unwrap_err().to_string();
+            assert!(err.contains("head-early-stop"), "{err}");
+        }
+        let mut o = EmbedOptions::default();
+        o.head.early_stop = 0.2;
         o.validate().unwrap();
     }
 

@@ -20,15 +20,16 @@ use task2vec_embedding::{
 };
 use task2vec_probe::{LayerTap, PassThrough, Probe};
 
+use crate::augment::AugmentedInputs;
 use crate::domain::DomainBaseline;
 use crate::error::{FisherError, Result};
 use crate::estimator::{
-    FisherEstimate, FisherTask, SegmentKey, batch, exact, host_f32, montecarlo, select_rows,
-    variational,
+    FisherEstimate, FisherInputs, FisherTask, SegmentKey, batch, exact, host_f32, montecarlo,
+    select_rows, variational,
 };
 use crate::head::{HeadFit, fit_head};
 use crate::network::TappedNetwork;
-use crate::options::{EmbedOptions, FisherMethod, ResolvedOptions};
+use crate::options::{Augment, EmbedOptions, FisherMethod, ResolvedOptions};
 use crate::progress::Progress;
 use crate::sampler::{Stream, balanced_weights, stratified_split, stream_rng, uniform_weights};
 
@@ -186,6 +187,19 @@ impl<'p> Task2Vec<'p> {
         progress: &dyn Progress,
     ) -> Result<(Embedding, EmbedReport)> {
         let data = self.select(dataset)?;
+        let cache = self.cache(&data, progress)?;
+        self.embed_from_cache(&data, &cache, progress)
+    }
+
+    /// Embeds the task of `data` (already [selected](Self::select)) from its activations
+    /// `cache` (made by [`Self::cache`] with these options), so that callers who also want the
+    /// domain embeddings or a linear probe forward the images once.
+    pub fn embed_from_cache(
+        &self,
+        data: &Dataset,
+        cache: &ActivationCache,
+        progress: &dyn Progress,
+    ) -> Result<(Embedding, EmbedReport)> {
         let class_counts = data.class_counts();
         for (class, count) in &class_counts {
             progress.note(&format!("{class}: {count} images"));
@@ -195,9 +209,9 @@ impl<'p> Task2Vec<'p> {
                 "class `{class}` has no images after max-samples"
             )));
         }
-        let cache = self.cache(&data, progress)?;
+        self.check_cache(data, cache)?;
         let o = &self.options;
-        let (head_images, fisher_images) = self.head_and_fisher_images(&data, &cache.labels)?;
+        let (head_images, fisher_images) = self.head_and_fisher_images(data, &cache.labels)?;
         let (head_features, head_labels) = cache.gather_features(&head_images);
         let head = fit_head(
             &head_features,
@@ -207,10 +221,28 @@ impl<'p> Task2Vec<'p> {
             o.seed,
             progress,
         )?;
-        let (inputs, labels) = if o.head_split > 0.0 {
-            cache.gather_activations(&fisher_images)
+        let labels: Vec<usize> = fisher_images.iter().map(|&i| cache.labels[i]).collect();
+        let cached: Tensor<4>;
+        let augmented: AugmentedInputs;
+        let inputs: &dyn FisherInputs = if o.augment == Augment::None {
+            cached = if o.head_split > 0.0 {
+                cache.gather_activations(&fisher_images).0
+            } else {
+                cache.activations.clone()
+            };
+            &cached
         } else {
-            (cache.activations.clone(), cache.labels.clone())
+            augmented = AugmentedInputs::new(
+                data,
+                &fisher_images,
+                o.augment,
+                self.probe,
+                o.skip_layers,
+                self.input_size(),
+                o.seed,
+                &self.device,
+            )?;
+            &augmented
         };
         let weights = if o.class_balanced_fisher {
             balanced_weights(&labels)
@@ -224,7 +256,7 @@ impl<'p> Task2Vec<'p> {
         let task = FisherTask {
             network: &network,
             head: &head.head,
-            inputs: &inputs,
+            inputs,
             labels: &labels,
             sample_weights: &weights,
         };
@@ -244,16 +276,17 @@ impl<'p> Task2Vec<'p> {
                 batch::estimate(&task, &o.batch, batch_norm, gamma, o.seed, progress)?
             }
             FisherMethod::Variational => {
-                variational::estimate(&task, &o.variational, o.seed, progress)?.0
+                variational::estimate(&task, &o.variational, batch_norm, o.seed, progress)?.0
             }
         };
-        let mut embedding = self.build_embedding(&data, &estimate, &head)?;
+        let mut embedding = self.build_embedding(data, &estimate, &head)?;
         let extra = &mut embedding.meta_mut().extra;
         extra.insert("head_images".into(), serde_json::json!(head_images.len()));
         extra.insert(
             "fisher_images".into(),
             serde_json::json!(fisher_images.len()),
         );
+        extra.insert("head_epochs_run".into(), serde_json::json!(head.epochs_run));
         Ok((
             embedding,
             EmbedReport {
@@ -263,6 +296,19 @@ impl<'p> Task2Vec<'p> {
                 fisher_images,
             },
         ))
+    }
+
+    /// A cache made for other data (or by other options) is an error, not a wrong embedding.
+    fn check_cache(&self, data: &Dataset, cache: &ActivationCache) -> Result<()> {
+        let rows = cache.activations.dims()[0];
+        if cache.labels != data.labels() || rows != data.len() {
+            return Err(FisherError::InvalidTask(format!(
+                "activation cache of {rows} images does not belong to this dataset of {} images \
+                 (make it with Task2Vec::cache on the selected dataset)",
+                data.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Which images fit the head and which carry the Fisher: all of them for both when
@@ -372,6 +418,19 @@ impl Task2Vec<'_> {
         };
         progress.note(&format!("{} images", data.len()));
         let cache = self.cache(&data, progress)?;
+        self.embed_domain_from_cache(&data, &cache, baseline, progress)
+    }
+
+    /// The domain embedding of `data` (already subsampled as [`Self::embed_domain`] does; for
+    /// a labelled task that is [`Self::select`]) from its activations `cache`.
+    pub fn embed_domain_from_cache(
+        &self,
+        data: &Dataset,
+        cache: &ActivationCache,
+        baseline: DomainBaseline,
+        progress: &dyn Progress,
+    ) -> Result<Embedding> {
+        self.check_cache(data, cache)?;
         let (hessian, layout) = match baseline {
             DomainBaseline::ConvActivations => {
                 let network = ProbeTail {
@@ -399,7 +458,7 @@ impl Task2Vec<'_> {
                 serde_json::json!(self.options.max_samples),
             )]),
         };
-        let meta = self.provenance(&data, EmbeddingKind::Domain, estimator);
+        let meta = self.provenance(data, EmbeddingKind::Domain, estimator);
         Ok(Embedding::new(hessian, None, layout, meta)?)
     }
 }

@@ -26,6 +26,10 @@ pub enum Stream {
     HeldOut = 7,
     /// Which images fit the head and which carry the Fisher (`EmbedOptions::head_split`).
     HeadSplit = 8,
+    /// The held-out part of the head's images for early stopping (`HeadOptions::early_stop`).
+    EarlyStop = 9,
+    /// The augmented views of the Fisher images (`EmbedOptions::augment`).
+    Augment = 10,
 }
 
 /// Splits the samples of every class in two after a seeded shuffle: `round(n·fraction)` of a

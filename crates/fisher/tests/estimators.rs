@@ -565,7 +565,8 @@ fn public_estimators_refuse_zero_batch_sizes_by_name() {
         ..VariationalOptions::default()
     };
     named(
-        variational::estimate(&task, &variational_options, 0, &Silent).map(|_| ()),
+        variational::estimate(&task, &variational_options, BatchNormMode::Eval, 0, &Silent)
+            .map(|_| ()),
         "variational.sampler",
     );
     named(

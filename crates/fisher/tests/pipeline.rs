@@ -494,3 +494,154 @@ fn the_mean_feature_baseline_is_the_mean_pooled_feature_vector() {
         .unwrap();
     assert!(distance(&features, &conv, Metric::Cosine).is_err());
 }
+
+#[test]
+fn augmented_views_are_deterministic_per_seed_and_differ_between_draws() {
+    use task2vec_fisher::Augment;
+    use task2vec_fisher::augment::AugmentedInputs;
+    use task2vec_fisher::estimator::FisherInputs;
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical", "checks"], 5);
+    let inputs = |seed: u64| {
+        AugmentedInputs::new(
+            &data,
+            &[0, 4, 9],
+            Augment::Ref,
+            &probe,
+            0,
+            32,
+            seed,
+            &device,
+        )
+        .unwrap()
+    };
+    let values = |x: Tensor<4>| x.into_data().try_to_vec::<f32>().unwrap();
+    let a = inputs(3);
+    assert_eq!(a.len(), 3);
+    let first = values(a.views(&[(0, 0), (1, 0), (2, 0)]).unwrap());
+    // The same (sample, draw) gives the same view, whatever else is in the batch.
+    assert_eq!(
+        values(inputs(3).views(&[(0, 0), (1, 0), (2, 0)]).unwrap()),
+        first
+    );
+    let alone = values(a.views(&[(1, 0)]).unwrap());
+    assert_eq!(alone, first[first.len() / 3..2 * first.len() / 3]);
+    // Another draw, another sample or another seed: another view.
+    assert_ne!(values(a.views(&[(1, 1)]).unwrap()), alone);
+    assert_ne!(values(inputs(4).views(&[(1, 0)]).unwrap()), alone);
+    // `none` has no views to make.
+    assert!(AugmentedInputs::new(&data, &[0], Augment::None, &probe, 0, 32, 0, &device).is_err());
+    // At a split point the views are forwarded there: the tail's input shape.
+    let split =
+        AugmentedInputs::new(&data, &[0], Augment::Crop, &probe, 2, 32, 0, &device).unwrap();
+    let x = split.views(&[(0, 0)]).unwrap();
+    let plain = probe.forward_to(2, Tensor::<4>::zeros([1, 3, 32, 32], &device));
+    assert_eq!(x.dims(), plain.dims());
+}
+
+#[test]
+fn augmentation_changes_the_embedding_reproducibly() {
+    use task2vec_fisher::Augment;
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical", "checks"], 6);
+    for method in [FisherMethod::Montecarlo, FisherMethod::Variational] {
+        let embed = |augment: Augment, seed: u64| {
+            let mut options = EmbedOptions {
+                augment,
+                ..quick_options(method, 0, seed)
+            };
+            options.montecarlo.samples_per_image = 2;
+            Task2Vec::new(&probe, options, &device)
+                .unwrap()
+                .embed(&data, &Silent)
+                .unwrap()
+                .0
+        };
+        let plain = embed(Augment::None, 1);
+        let aug = embed(Augment::Ref, 1);
+        assert_ne!(plain.hessian(), aug.hessian(), "{method}");
+        assert_eq!(embed(Augment::Ref, 1).hessian(), aug.hessian(), "{method}");
+        assert_ne!(embed(Augment::Ref, 2).hessian(), aug.hessian(), "{method}");
+        let hp = &aug.meta().estimator.as_ref().unwrap().hyperparameters;
+        assert_eq!(
+            hp["augment"], "ref",
+            "{method}: the option is in the provenance"
+        );
+    }
+}
+
+#[test]
+fn variational_runs_batch_norm_in_the_mode_asked_for() {
+    use task2vec_fisher::BatchNormMode;
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 6);
+    let embed = |batch_norm: Option<BatchNormMode>| {
+        let options = EmbedOptions {
+            batch_norm,
+            ..quick_options(FisherMethod::Variational, 0, 0)
+        };
+        let pipeline = Task2Vec::new(&probe, options, &device).unwrap();
+        let mode = pipeline.options().batch_norm();
+        (mode, pipeline.embed(&data, &Silent).unwrap().0)
+    };
+    let (default_mode, default) = embed(None);
+    assert_eq!(default_mode, FisherMethod::Variational.default_batch_norm());
+    let (eval_mode, eval) = embed(Some(BatchNormMode::Eval));
+    let (train_mode, train) = embed(Some(BatchNormMode::Train));
+    assert_eq!(
+        (eval_mode, train_mode),
+        (BatchNormMode::Eval, BatchNormMode::Train)
+    );
+    assert_ne!(eval.hessian(), train.hessian());
+    let same = if default_mode == BatchNormMode::Eval {
+        &eval
+    } else {
+        &train
+    };
+    assert_eq!(default.hessian(), same.hessian());
+    let hp = &train.meta().estimator.as_ref().unwrap().hyperparameters;
+    assert_eq!(hp["batch_norm"], "train");
+}
+
+#[test]
+fn embedding_from_a_shared_cache_equals_embedding_from_the_dataset() {
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 6);
+    let pipeline =
+        Task2Vec::new(&probe, quick_options(FisherMethod::Exact, 1, 0), &device).unwrap();
+    let selected = pipeline.select(&data).unwrap();
+    let cache = pipeline.cache(&selected, &Silent).unwrap();
+    let direct = pipeline.embed(&data, &Silent).unwrap().0;
+    let cached = pipeline
+        .embed_from_cache(&selected, &cache, &Silent)
+        .unwrap()
+        .0;
+    assert_eq!(direct, cached);
+    for baseline in [
+        DomainBaseline::ConvActivations,
+        DomainBaseline::PooledFeatures,
+    ] {
+        assert_eq!(
+            pipeline.embed_domain(&data, baseline, &Silent).unwrap(),
+            pipeline
+                .embed_domain_from_cache(&selected, &cache, baseline, &Silent)
+                .unwrap()
+        );
+    }
+    // A cache of other images is refused.
+    let other = tempfile::tempdir().unwrap();
+    let small = image_folder(other.path(), &["a", "b"], 3);
+    let err = pipeline
+        .embed_from_cache(&small, &cache, &Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cache"), "{err}");
+}

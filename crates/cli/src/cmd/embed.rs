@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use task2vec_data::{Dataset, OnBadImage};
-use task2vec_fisher::{DomainBaseline, EmbedOptions, Progress, Task2Vec};
+use task2vec_fisher::flags::EmbedFlags;
+use task2vec_fisher::{DomainBaseline, Progress, Task2Vec};
 use task2vec_probe::{Probe, ProbeKind, device_from_name};
 
 #[derive(clap::Args)]
@@ -21,52 +22,12 @@ pub struct Args {
     /// Probe weights (.pth/.safetensors/.bpk); default: the fetched cache.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Fisher estimator: montecarlo (per-sample, default), montecarlo-batch (REF's), exact,
-    /// variational (the paper's robust Fisher).
-    #[arg(long)]
-    pub method: Option<String>,
-    /// Split point: activations there are cached and the Fisher covers the layers after it
-    /// (REF's skip_layers numbering for ResNets; default 0).
-    #[arg(long)]
-    pub skip_layers: Option<usize>,
-    /// Use at most N images (seeded, class-stratified); cached activations are kept in memory.
-    #[arg(long)]
-    pub max_samples: Option<usize>,
+    /// Every option of the embedding (shared with `cargo xtask reproduce`).
+    #[command(flatten)]
+    pub options: EmbedFlags,
     /// Keep only these classes (comma-separated names).
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<String>>,
-    /// The one seed of every random stream; same seed, same bytes (default 0).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Labels sampled per image (montecarlo; default 1).
-    #[arg(long)]
-    pub mc_samples: Option<usize>,
-    /// Where montecarlo's labels come from: model (y ~ p(y|x), REF; default) or defensive
-    /// (y ~ ½p + ½ uniform, importance-weighted; same Fisher, far less noise when the head is
-    /// confident).
-    #[arg(long)]
-    pub label_proposal: Option<String>,
-    /// BatchNorm mode: eval (running statistics) or train (batch statistics, REF; only with
-    /// montecarlo-batch). Default: train for montecarlo-batch, eval otherwise.
-    #[arg(long)]
-    pub batch_norm: Option<String>,
-    /// Include BatchNorm γ in the embedding (default: only for montecarlo-batch, as REF).
-    #[arg(long)]
-    pub include_bn_gamma: Option<bool>,
-    /// Square input size in pixels (default: the probe's native size; efficientnet-lite0 needs
-    /// a multiple of 32).
-    #[arg(long)]
-    pub input_size: Option<usize>,
-    /// Images per forward/backward in the per-sample estimators (default 32).
-    #[arg(long)]
-    pub fisher_batch_size: Option<usize>,
-    /// Head-fit epochs (REF: 10).
-    #[arg(long)]
-    pub head_epochs: Option<usize>,
-    /// Fit the task head on this fraction of each class's images and estimate the Fisher on
-    /// the others (default 0: both on every image, as REF).
-    #[arg(long)]
-    pub head_split: Option<f64>,
     /// Print the resolved options (every default filled in, as recorded in the embedding's
     /// provenance) as JSON on stdout and exit without embedding.
     #[arg(long)]
@@ -138,44 +99,9 @@ impl Progress for Bars {
     }
 }
 
-/// The library's options with what the command line sets; every default not given on the
-/// command line stays the library's (one definition, in task2vec_fisher::options).
-pub fn options(args: &Args) -> anyhow::Result<EmbedOptions> {
-    let mut o = EmbedOptions::default();
-    if let Some(m) = &args.method {
-        o.method = m.parse()?;
-    }
-    if let Some(k) = args.skip_layers {
-        o.skip_layers = k;
-    }
-    o.max_samples = args.max_samples;
-    if let Some(seed) = args.seed {
-        o.seed = seed;
-    }
-    if let Some(n) = args.mc_samples {
-        o.montecarlo.samples_per_image = n;
-    }
-    if let Some(p) = &args.label_proposal {
-        o.montecarlo.proposal = p.parse()?;
-    }
-    o.batch_norm = args.batch_norm.as_deref().map(str::parse).transpose()?;
-    o.include_bn_gamma = args.include_bn_gamma;
-    o.input_size = args.input_size;
-    if let Some(b) = args.fisher_batch_size {
-        o.fisher_batch_size = b;
-    }
-    if let Some(e) = args.head_epochs {
-        o.head.epochs = e;
-    }
-    if let Some(f) = args.head_split {
-        o.head_split = f;
-    }
-    Ok(o)
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = device_from_name(&args.device)?;
-    let options = options(&args)?;
+    let options = args.options.options()?;
     let domain: Option<DomainBaseline> = args.domain.as_deref().map(str::parse).transpose()?;
     // Every option error is reported before anything slow (dataset scan, probe load) starts.
     options.validate()?;

@@ -33,6 +33,7 @@ pub fn estimate(
     );
     let mut acc = Accumulator::default();
     let batches = options.epochs * per_epoch;
+    let mut batch_number = 0u64;
     for _ in 0..options.epochs {
         for batch in sampler.epoch(
             options.sampler.draws_per_epoch,
@@ -40,7 +41,8 @@ pub fn estimate(
             &mut draw_rng,
         ) {
             let mut tap = WeightLeafTap::new(batch_norm, with_bn_gamma);
-            let log_probs = task.log_probs(task.select(&batch), &mut tap);
+            let log_probs = task.log_probs(task.select(&batch, batch_number)?, &mut tap);
+            batch_number += 1;
             let labels = sample_labels(&log_probs, &mut label_rng)?;
             let targets = label_tensor(&labels, &log_probs);
             let loss: Tensor<1> = log_probs.gather(1, targets).mean().neg();

@@ -25,17 +25,16 @@ pub fn estimate(
     let mut start = 0;
     while start < n {
         let len = batch_size.min(n - start);
-        // p(y|x) of this batch, without a graph (weights of the per-class terms).
-        let probs = host_f32(
-            task.log_probs(task.slice(start, len).inner(), &mut PassThrough)
-                .exp(),
-        )?;
+        // p(y|x) of this batch, without a graph (weights of the per-class terms). Every class
+        // term of an image uses the same view (draw 0): they are terms of one expectation.
+        let x = task.slice(start, len, 0)?;
+        let probs = host_f32(task.log_probs(x.clone().inner(), &mut PassThrough).exp())?;
         for y in 0..classes {
             let weights: Vec<f64> = (0..len)
                 .map(|i| task.sample_weights[start + i] * probs[i * classes + y] as f64)
                 .collect();
             let mut tap = OutputGradTap::new(with_bn_gamma);
-            let log_probs = task.log_probs(task.slice(start, len), &mut tap);
+            let log_probs = task.log_probs(x.clone(), &mut tap);
             let loss: Tensor<1> = log_probs
                 .clone()
                 .gather(1, label_tensor(&vec![y; len], &log_probs))

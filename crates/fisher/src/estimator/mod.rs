@@ -76,15 +76,60 @@ impl FisherEstimate {
     }
 }
 
-/// What every estimator runs on: the network after the split, the fixed head, and the cached
-/// activations with their labels.
+/// Where the estimators get their inputs at the split point: one view per `(sample, draw)`.
+///
+/// A plain tensor of cached activations is the input source without augmentation (every draw
+/// of a sample is the same row); [`crate::augment::AugmentedInputs`] makes a fresh, seeded view
+/// per draw. The same `(sample, draw)` must always give the same view, whatever else is in the
+/// batch, so that estimates do not depend on batching.
+pub trait FisherInputs {
+    /// Number of samples.
+    fn len(&self) -> usize;
+
+    /// Whether there are no samples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Inputs `[items.len(), C, H, W]` at the split point, on a device without autodiff: for each
+    /// `(sample, draw)`, that draw's view of that sample.
+    fn views(&self, items: &[(usize, u64)]) -> Result<Tensor<4>>;
+
+    /// The device the inputs live on (without autodiff).
+    fn device(&self) -> burn::tensor::Device;
+}
+
+impl FisherInputs for Tensor<4> {
+    fn len(&self) -> usize {
+        self.dims()[0]
+    }
+
+    fn views(&self, items: &[(usize, u64)]) -> Result<Tensor<4>> {
+        let first = items.first().map_or(0, |&(i, _)| i);
+        let contiguous = items.iter().enumerate().all(|(k, &(i, _))| i == first + k);
+        Ok(if contiguous && !items.is_empty() {
+            self.clone().narrow(0, first, items.len())
+        } else {
+            let indices: Vec<usize> = items.iter().map(|&(i, _)| i).collect();
+            select_rows(self, &indices)
+        })
+    }
+
+    fn device(&self) -> burn::tensor::Device {
+        Tensor::device(self).without_autodiff()
+    }
+}
+
+/// What every estimator runs on: the network after the split, the fixed head, and the inputs
+/// at the split point with their labels.
 pub struct FisherTask<'a> {
     /// The network after the split point.
     pub network: &'a dyn TappedNetwork,
     /// The task head, fixed during the estimate.
     pub head: &'a LinearHead,
-    /// Cached activations at the split point, `[N, C, H, W]`, on a device without autodiff.
-    pub inputs: &'a Tensor<4>,
+    /// Inputs at the split point: cached activations `[N, C, H, W]` (a `Tensor<4>` on a device
+    /// without autodiff) or augmented views.
+    pub inputs: &'a dyn FisherInputs,
     /// Class index of each cached input.
     pub labels: &'a [usize],
     /// Weight of each sample in the expectation over images (sums to 1).
@@ -102,14 +147,22 @@ impl FisherTask<'_> {
         self.labels.is_empty()
     }
 
-    /// Cached inputs `start..start+len`, on the autodiff device.
-    pub(crate) fn slice(&self, start: usize, len: usize) -> Tensor<4> {
-        self.inputs.clone().narrow(0, start, len).autodiff()
+    /// Draw `draw` of the samples `start..start+len`, on the autodiff device.
+    pub(crate) fn slice(&self, start: usize, len: usize, draw: u64) -> Result<Tensor<4>> {
+        let items: Vec<(usize, u64)> = (start..start + len).map(|i| (i, draw)).collect();
+        Ok(self.inputs.views(&items)?.autodiff())
     }
 
-    /// Cached inputs at `indices`, on the autodiff device.
-    pub(crate) fn select(&self, indices: &[usize]) -> Tensor<4> {
-        select_rows(self.inputs, indices).autodiff()
+    /// The samples `indices` of batch number `batch` (a sample drawn twice into one batch gets
+    /// two views), on the autodiff device.
+    pub(crate) fn select(&self, indices: &[usize], batch: u64) -> Result<Tensor<4>> {
+        let first = batch * indices.len() as u64;
+        let items: Vec<(usize, u64)> = indices
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| (i, first + k as u64))
+            .collect();
+        Ok(self.inputs.views(&items)?.autodiff())
     }
 
     /// Log-probabilities of the head on a batch of inputs at the split point.
@@ -264,13 +317,13 @@ pub(crate) fn label_tensor(labels: &[usize], like: &Tensor<2>) -> Tensor<2, Int>
     )
 }
 
-/// A `[n]` f32 tensor on the plain device of `like`.
-pub(crate) fn weight_tensor(weights: &[f64], like: &Tensor<4>) -> Tensor<1> {
+/// A `[n]` f32 tensor on the inputs' (plain) device.
+pub(crate) fn weight_tensor(weights: &[f64], inputs: &dyn FisherInputs) -> Tensor<1> {
     Tensor::<1>::from_data(
         TensorData::new(
             weights.iter().map(|&w| w as f32).collect::<Vec<_>>(),
             [weights.len()],
         ),
-        &like.device().without_autodiff(),
+        &inputs.device(),
     )
 }

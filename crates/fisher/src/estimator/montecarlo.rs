@@ -34,14 +34,16 @@ pub fn estimate(
     let draws = options.epochs * options.samples_per_image;
     let batches = n.div_ceil(batch_size);
     progress.start("fisher (montecarlo)", (batches * draws) as u64);
-    for _ in 0..options.epochs {
+    for epoch in 0..options.epochs {
         let mut start = 0;
         while start < n {
             let len = batch_size.min(n - start);
             let sample_weights = &task.sample_weights[start..start + len];
-            for _ in 0..options.samples_per_image {
+            for m in 0..options.samples_per_image {
+                // Each label draw of an image sees its own view (with augmentation).
+                let draw = (epoch * options.samples_per_image + m) as u64;
                 let mut tap = OutputGradTap::new(with_bn_gamma);
-                let log_probs = task.log_probs(task.slice(start, len), &mut tap);
+                let log_probs = task.log_probs(task.slice(start, len, draw)?, &mut tap);
                 let sampled = sample_labels_from(&log_probs, options.proposal, &mut rng)?;
                 let labels: Vec<usize> = sampled.iter().map(|&(y, _)| y).collect();
                 let weighted: Vec<f64> = sample_weights

@@ -24,13 +24,13 @@ use burn::tensor::module::conv2d;
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use task2vec_probe::{LayerTap, batch_norm_eval};
+use task2vec_probe::LayerTap;
 
 use super::{FisherEstimate, FisherSegment, FisherTask, SegmentKey, host_f32, label_tensor};
 use crate::error::{FisherError, Result};
 use crate::head::LinearHead;
-use crate::kernel::ConvGeometry;
-use crate::options::VariationalOptions;
+use crate::kernel::{ConvGeometry, batch_norm_forward};
+use crate::options::{BatchNormMode, VariationalOptions};
 use crate::progress::Progress;
 use crate::sampler::{BalancedSampler, Stream, stream_rng};
 
@@ -115,9 +115,11 @@ fn normal_noise(shape: [usize; 4], rng: &mut ChaCha8Rng, device: &Device) -> Ten
 }
 
 /// The tap of the variational fit: each conv runs with noisy weights drawn from the estimator's
-/// current σ² (leaves requiring grad); BatchNorm in eval mode. Also sums the compression loss.
+/// current σ² (leaves requiring grad); BatchNorm in the chosen mode (REF: train, whose batch
+/// statistics renormalise the injected noise). Also sums the compression loss.
 struct NoisyTap<'a> {
     leaves: &'a HashMap<usize, (Tensor<1>, Tensor<1>)>,
+    batch_norm: BatchNormMode,
     rng: &'a mut ChaCha8Rng,
     floor: f64,
     compression: Option<Tensor<1>>,
@@ -154,7 +156,7 @@ impl LayerTap for NoisyTap<'_> {
     }
 
     fn batch_norm(&mut self, _index: usize, bn: &BatchNorm, input: Tensor<4>) -> Tensor<4> {
-        batch_norm_eval(bn, input)
+        batch_norm_forward(bn, input, self.batch_norm)
     }
 }
 
@@ -217,6 +219,7 @@ impl TensorAdam {
 pub fn estimate(
     task: &FisherTask<'_>,
     options: &VariationalOptions,
+    batch_norm: BatchNormMode,
     seed: u64,
     progress: &dyn Progress,
 ) -> Result<(FisherEstimate, LinearHead)> {
@@ -225,13 +228,13 @@ pub fn estimate(
     let mut collector = ConvCollector::default();
     let _ = task
         .network
-        .features(task.inputs.clone().narrow(0, 0, 1), &mut collector);
+        .features(task.inputs.views(&[(0, 0)])?, &mut collector);
     if collector.convs.is_empty() {
         return Err(FisherError::Unsupported(
             "no conv layer after the split point: nothing to estimate".into(),
         ));
     }
-    let device = task.inputs.device().without_autodiff();
+    let device = task.inputs.device();
     let mut layers: Vec<VariationalLayer> = collector
         .convs
         .iter()
@@ -247,6 +250,7 @@ pub fn estimate(
     let per_epoch = options.sampler.draws_per_epoch / options.sampler.batch_size;
     progress.start("fisher (variational)", (options.epochs * per_epoch) as u64);
     let mut last_loss = f64::NAN;
+    let mut batch_number = 0u64;
     for _ in 0..options.epochs {
         for batch in sampler.epoch(
             options.sampler.draws_per_epoch,
@@ -269,11 +273,15 @@ pub fn estimate(
             let b_leaf = head_b.clone().autodiff().require_grad();
             let mut tap = NoisyTap {
                 leaves: &leaves,
+                batch_norm,
                 rng: &mut noise_rng,
                 floor: options.input_variance_floor,
                 compression: None,
             };
-            let features = task.network.features(task.select(&batch), &mut tap);
+            let features = task
+                .network
+                .features(task.select(&batch, batch_number)?, &mut tap);
+            batch_number += 1;
             let logits = features
                 .matmul(w_leaf.clone().transpose())
                 .add(b_leaf.clone().unsqueeze_dim(0));
