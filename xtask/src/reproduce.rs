@@ -16,6 +16,10 @@ use task2vec_embedding::LabeledMatrix;
 
 use analysis::TaskResult;
 
+/// The input size the reproduction runs at unless `--input-size` is given: not the probe's
+/// native size (224), to fit CI's time budget (efficientnet-lite0 needs a multiple of 32).
+pub const QUICK_INPUT_SIZE: usize = 64;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Suite: a file, or the name of one in datasets/suites (quick, glyphs, clipart,
@@ -28,20 +32,10 @@ pub struct Args {
     /// Probe network (default: the library's default probe).
     #[arg(long, default_value_t = task2vec_probe::ProbeKind::DEFAULT.name().to_string())]
     probe: String,
-    /// Fisher estimator (default: the library's default method).
-    #[arg(long, default_value_t = task2vec_fisher::FisherMethod::default().name().to_string())]
-    method: String,
-    /// Input size the images are resized to. Not the probe's native size: the reproduction
-    /// runs 64² to fit CI's time budget (efficientnet-lite0 needs a multiple of 32).
-    #[arg(long, default_value_t = 64)]
-    image_size: usize,
-    /// Seed of every random stream (default: the library's default seed).
-    #[arg(long, default_value_t = task2vec_fisher::EmbedOptions::default().seed)]
-    seed: u64,
-    /// Fraction of each task's images that fit the task head; the Fisher is estimated on the
-    /// others (default: the library's, 0 = both on every image).
-    #[arg(long, default_value_t = task2vec_fisher::EmbedOptions::default().head_split)]
-    head_split: f64,
+    /// Every option of the embedding, as `task2vec embed` takes them (one definition). Not
+    /// given: the library's default — except the input size, see [`QUICK_INPUT_SIZE`].
+    #[command(flatten)]
+    options: task2vec_fisher::flags::EmbedFlags,
     /// Output folder (embeddings, figures, CSVs, REPORT.md).
     #[arg(long, default_value = "target/reproduce")]
     out: PathBuf,
@@ -79,14 +73,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     crate::fetch_probe::ensure(&args.probe)
         .with_context(|| format!("fetching probe `{}`", args.probe))?;
-    let options = task2vec_fisher::EmbedOptions {
-        method: args.method.parse()?,
-        seed: args.seed,
-        input_size: Some(args.image_size),
-        head_split: args.head_split,
-        ..task2vec_fisher::EmbedOptions::default()
-    };
-    let embedder = embed::Embedder::new(&args.probe, options)?;
+    let mut options = args.options.options()?;
+    options.input_size = options.input_size.or(Some(QUICK_INPUT_SIZE));
+    let embedder = embed::Embedder::new(&args.probe, options.clone())?;
 
     let bar = ProgressBar::new(suite.tasks.len() as u64).with_style(
         ProgressStyle::with_template(
@@ -98,37 +87,62 @@ pub fn run(args: Args) -> Result<()> {
     for task in &suite.tasks {
         bar.set_message(task.id.clone());
         let dir = run_dir.join("tasks").join(task.id.replace('/', "__"));
-        let result = match (!args.fresh)
+        // What an earlier run finished with these settings is kept: the task's embeddings and
+        // its E0 twins separately, so a run interrupted between them redoes only the twins.
+        let mut done = (!args.fresh)
             .then(|| embed::load_finished(&dir, task))
             .flatten()
-            .filter(|done| embedder.made(done))
-        {
-            Some(done) => done,
-            None => {
-                let dataset = task
-                    .materialize(&home)
-                    .with_context(|| format!("task `{}`", task.id))?;
-                let done = embedder
-                    .run(task, &dataset, &bar)
-                    .with_context(|| format!("embedding task `{}`", task.id))?;
-                embed::save_finished(&dir, &done)?;
-                done
+            .filter(|done| embedder.made(done));
+        let mut twins = (!args.fresh)
+            .then(|| embed::load_retest(&dir, task))
+            .flatten()
+            .filter(|twins| embedder.made_retest(twins));
+        let labels_missing = done.as_ref().is_some_and(|d| d.labels.is_empty());
+        if done.is_none() || twins.is_none() || labels_missing {
+            let dataset = task
+                .materialize(&home)
+                .with_context(|| format!("task `{}`", task.id))?;
+            // Saved before E5 recorded labels: the labels of the same images.
+            if let Some(d) = done.as_mut().filter(|_| labels_missing) {
+                d.labels = dataset.labels();
+                embed::save_finished(&dir, d)?;
             }
-        };
+            if done.is_none() || twins.is_none() {
+                let prepared = embedder
+                    .prepare(task, &dataset, &bar)
+                    .with_context(|| format!("embedding task `{}`", task.id))?;
+                if done.is_none() {
+                    let d = embedder
+                        .run(task, &dataset, &prepared, &bar)
+                        .with_context(|| format!("embedding task `{}`", task.id))?;
+                    embed::save_finished(&dir, &d)?;
+                    done = Some(d);
+                }
+                if twins.is_none() {
+                    let t = embedder
+                        .retest(task, &prepared, &bar)
+                        .with_context(|| format!("retest (E0) of task `{}`", task.id))?;
+                    embed::save_retest(&dir, &task.id, &t)?;
+                    twins = Some(t);
+                }
+            }
+        }
+        let mut result = done.expect("embedded above");
+        result.retest = twins;
         results.push(result);
         bar.inc(1);
     }
     bar.finish_with_message("all tasks embedded");
 
-    let analysis = analysis::analyse(&results, args.seed)?;
+    let analysis = analysis::analyse(&results, options.seed)?;
     write_outputs(&run_dir, &results, &analysis)?;
     let info = report::RunInfo {
         suite: suite.name.clone(),
         probe: args.probe.clone(),
         probe_sha256: embedder.probe_sha256().to_string(),
-        method: args.method.clone(),
-        image_size: args.image_size,
-        seed: args.seed,
+        method: options.method.name().to_string(),
+        image_size: options.input_size.unwrap_or(QUICK_INPUT_SIZE),
+        seed: options.seed,
         version: env!("CARGO_PKG_VERSION").to_string(),
         total_seconds: started.elapsed().as_secs_f64(),
     };
@@ -199,6 +213,18 @@ fn write_outputs(dir: &Path, tasks: &[TaskResult], a: &analysis::Analysis) -> Re
     }
     report::write_atomic(&dir.join("E2-top-k.csv"), &report::top_k_csv(&a.top_k)?)?;
     report::write_atomic(&dir.join("tasks.csv"), &report::tasks_csv(tasks, a)?)?;
+    if let Some(retest) = &a.retest {
+        report::write_atomic(
+            &dir.join("E0-retest.csv"),
+            &report::retest_csv(tasks, retest)?,
+        )?;
+    }
+    if !a.labels.pairs.is_empty() {
+        report::write_atomic(
+            &dir.join("E5-label-pairs.csv"),
+            &report::label_pairs_csv(tasks, &a.labels)?,
+        )?;
+    }
     Ok(())
 }
 

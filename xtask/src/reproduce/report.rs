@@ -5,7 +5,17 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use task2vec_embedding::plot::{Line, LineChartOptions, line_chart};
 
-use super::analysis::{Analysis, TaskResult, TopK};
+use super::analysis::{
+    Analysis, LabelAnalysis, MANTEL_PERMUTATIONS, RetestAnalysis, TASK2VEC, TASK2VEC_UNIT_MEAN,
+    TaskResult, TopK,
+};
+
+/// E0's target: self-retrieval@1 of the Task2Vec distances (issue 9).
+pub const RETEST_TARGET: f64 = 0.95;
+/// E5's targets for the Task2Vec distances: Spearman ρ against the partition distance, and the
+/// Mantel p-value it must come under (issue 9).
+pub const LABELS_RHO_TARGET: f64 = 0.5;
+pub const LABELS_P_TARGET: f64 = 0.01;
 
 /// What the header of the report states about the run.
 pub struct RunInfo {
@@ -103,6 +113,73 @@ pub fn tasks_csv(tasks: &[TaskResult], analysis: &Analysis) -> Result<String> {
     csv_text(&header, rows)
 }
 
+/// E0 per query: each twin, its twin's distance, and what was nearest, under each distance.
+pub fn retest_csv(tasks: &[TaskResult], r: &RetestAnalysis) -> Result<String> {
+    let header = [
+        "distance",
+        "task",
+        "twin",
+        "twin_distance",
+        "found_twin",
+        "nearest_task",
+        "nearest_twin",
+        "nearest_distance",
+    ]
+    .map(String::from);
+    let twin = |k: usize| ["A", "B"][k].to_string();
+    let mut rows = Vec::new();
+    for score in &r.scores {
+        for (i, t) in tasks.iter().enumerate() {
+            for k in 0..2 {
+                let miss = score.misses.iter().find(|m| m.task == i && m.twin == k);
+                let (nearest_task, nearest_twin, nearest) = match miss {
+                    Some(m) => (m.found_task, m.found_twin, m.found_distance),
+                    None => (i, 1 - k, score.twin_distances[i]),
+                };
+                rows.push(vec![
+                    score.name.to_string(),
+                    t.id.clone(),
+                    twin(k),
+                    format!("{:.6e}", score.twin_distances[i]),
+                    miss.is_none().to_string(),
+                    tasks[nearest_task].id.clone(),
+                    twin(nearest_twin),
+                    format!("{nearest:.6e}"),
+                ]);
+            }
+        }
+    }
+    csv_text(&header, rows)
+}
+
+/// E5's pairs: two labellings of one pool, the ground truths and every ranked distance.
+pub fn label_pairs_csv(tasks: &[TaskResult], l: &LabelAnalysis) -> Result<String> {
+    let header: Vec<String> = [
+        "task_a",
+        "task_b",
+        "pool",
+        "variation_of_information",
+        "one_minus_ami",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(l.correlations.iter().map(|c| c.name.to_string()))
+    .collect();
+    let rows = l.pairs.iter().map(|p| {
+        [
+            tasks[p.a].id.clone(),
+            tasks[p.b].id.clone(),
+            tasks[l.pools[p.pool][0]].id.clone(),
+            format!("{:.6}", p.partition),
+            format!("{:.6}", p.one_minus_ami),
+        ]
+        .into_iter()
+        .chain(p.distances.iter().map(|d| format!("{d:.6e}")))
+        .collect()
+    });
+    csv_text(&header, rows)
+}
+
 pub fn top_k_csv(curves: &TopK) -> Result<String> {
     let header: Vec<String> = std::iter::once("k".to_string())
         .chain(curves.rankings.iter().map(|r| r.name.to_string()))
@@ -146,6 +223,8 @@ pub fn markdown(info: &RunInfo, tasks: &[TaskResult], a: &Analysis) -> String {
         "| wall time | {:.0} s in all this run; {:.1} s per task on average (embedding + domain embedding + linear probe; tasks embedded by an earlier run count their original time) |\n",
         info.total_seconds, mean_seconds
     );
+
+    retest_section(&mut s, tasks, a.retest.as_ref());
 
     let _ = writeln!(s, "## E1 — clustered distance matrix (paper Fig. 2)\n");
     let _ = writeln!(
@@ -268,5 +347,171 @@ pub fn markdown(info: &RunInfo, tasks: &[TaskResult], a: &Analysis) -> String {
         }
         s.push('\n');
     }
+    labels_section(&mut s, tasks, &a.labels);
     s
+}
+
+/// `met` or `missed` for a measured value against its target.
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+/// E0, at the top of the report: can each task find itself again?
+fn retest_section(s: &mut String, tasks: &[TaskResult], r: Option<&RetestAnalysis>) {
+    let _ = writeln!(s, "## E0 — retest: does each task find its own twin?\n");
+    let Some(r) = r else {
+        let _ = writeln!(
+            s,
+            "Not measured: some tasks have no twins (fewer than 2 tasks, or results of an older run).\n"
+        );
+        return;
+    };
+    let n = tasks.len();
+    let main: f64 = tasks.iter().map(|t| t.seconds).sum();
+    let _ = writeln!(
+        s,
+        "Every task is embedded twice more, each time from one half of its images (a class-stratified split with seed {}; {} and {} images in all), twin A with seed {} and twin B with seed {} (both derived from the run seed), task embedding only. Each of the {} twins asks which of the other {} twin embeddings is nearest (the E1 distances on the same normalisation); it should be its own twin. An embedding that cannot find its own task again cannot rank other tasks. The twins took {:.0} s ({:.1} s per task; the tasks' own embeddings took {:.0} s).\n",
+        r.split_seed,
+        r.samples[0],
+        r.samples[1],
+        r.seeds[0],
+        r.seeds[1],
+        2 * n,
+        2 * n - 1,
+        r.seconds,
+        r.seconds / n.max(1) as f64,
+        main
+    );
+    let _ = writeln!(
+        s,
+        "| distance | self-retrieval@1 | target | median twin distance / median distance between tasks |\n|---|---|---|---|"
+    );
+    for score in &r.scores {
+        let rate = score.self_retrieval();
+        let _ = writeln!(
+            s,
+            "| {} | **{:.1} %** ({}/{}) | ≥ {:.0} %: {} | {:.3} ({:.4e} / {:.4e}) |",
+            score.name,
+            100.0 * rate,
+            score.hits,
+            score.queries,
+            100.0 * RETEST_TARGET,
+            verdict(rate >= RETEST_TARGET),
+            score.ratio(),
+            score.twin_median,
+            score.other_median
+        );
+    }
+    for score in &r.scores {
+        if score.misses.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "\nTwins that did not find their twin under {} (what was nearest instead):\n",
+            score.name
+        );
+        for m in &score.misses {
+            let twin = |k: usize| ["A", "B"][k];
+            let _ = writeln!(
+                s,
+                "* {} ({}) → {} ({}) at {:.4e}; its twin at {:.4e}",
+                tasks[m.task].id,
+                twin(m.twin),
+                tasks[m.found_task].id,
+                twin(m.found_twin),
+                m.found_distance,
+                m.twin_distance
+            );
+        }
+    }
+    let _ = writeln!(s, "\nPer twin: [E0-retest.csv](E0-retest.csv).\n");
+}
+
+/// E5: tasks that label the same images, against the partition distance between the labellings.
+fn labels_section(s: &mut String, tasks: &[TaskResult], l: &LabelAnalysis) {
+    if l.pools.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## E5 — labellings of one image pool vs their partition distance (paper Fig. 1)\n"
+    );
+    let pools: Vec<String> = l
+        .pools
+        .iter()
+        .map(|p| format!("`{}` ({} labellings)", tasks[p[0]].id, p.len()))
+        .collect();
+    let _ = writeln!(
+        s,
+        "Tasks on identical image lists that differ only in their labels; pools (named by their first task): {}. Ground truth between two labellings of one pool = their variation of information (nats: what one labelling says that the other does not, both ways; a metric on partitions); pairs on different pools have none and are left out, so ρ is over the {} same-pool pair(s) only, and the Mantel permutations ({}) relabel tasks within their pool. The domain embeddings see only the images, so they cannot separate these tasks by construction (undefined: the same distance for every pair); the task embedding must. The last column is the same test against 1 − adjusted mutual information (the alternative ground truth, no target).\n",
+        pools.join(", "),
+        l.pairs.len(),
+        MANTEL_PERMUTATIONS
+    );
+    let too_few = l.pairs.len() < 3;
+    let _ = writeln!(
+        s,
+        "| distance | Spearman ρ with VI | Mantel p | target (Task2Vec) | Spearman ρ with 1 − AMI (Mantel p) |\n|---|---|---|---|---|"
+    );
+    for c in &l.correlations {
+        let task2vec = [TASK2VEC, TASK2VEC_UNIT_MEAN].contains(&c.name);
+        let (rho, p, target) = match c.partition {
+            Some(m) => (
+                format!("**{:.3}**", m.statistic),
+                format!("{:.4}", m.p_value),
+                if task2vec {
+                    format!(
+                        "ρ ≥ {LABELS_RHO_TARGET}, p < {LABELS_P_TARGET}: {}",
+                        verdict(m.statistic >= LABELS_RHO_TARGET && m.p_value < LABELS_P_TARGET)
+                    )
+                } else {
+                    "—".into()
+                },
+            ),
+            None => (
+                "undefined".into(),
+                "—".into(),
+                if task2vec && too_few {
+                    "not measurable here (fewer than 3 pairs)".into()
+                } else if task2vec {
+                    format!(
+                        "ρ ≥ {LABELS_RHO_TARGET}, p < {LABELS_P_TARGET}: {}",
+                        verdict(false)
+                    )
+                } else {
+                    "—".into()
+                },
+            ),
+        };
+        let ami = c.ami.map_or("undefined".to_string(), |m| {
+            format!("{:.3} ({:.4})", m.statistic, m.p_value)
+        });
+        let _ = writeln!(s, "| {} | {rho} | {p} | {target} | {ami} |", c.name);
+    }
+    if too_few {
+        let _ = writeln!(
+            s,
+            "\n(undefined: fewer than 3 same-pool pairs, too few for a rank correlation)"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n| task A | task B | VI | 1 − AMI | Task2Vec (cosine) |\n|---|---|---|---|---|"
+    );
+    for p in &l.pairs {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.3} | {:.3} | {:.4} |",
+            tasks[p.a].id,
+            tasks[p.b].id,
+            p.partition,
+            p.one_minus_ami,
+            p.distances.first().copied().unwrap_or(f64::NAN)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nEvery pair with every distance: [E5-label-pairs.csv](E5-label-pairs.csv).\n"
+    );
 }
