@@ -145,7 +145,13 @@ pub fn run(args: Args) -> Result<()> {
         seed: options.seed,
         version: env!("CARGO_PKG_VERSION").to_string(),
         total_seconds: started.elapsed().as_secs_f64(),
+        options: embedder.hyperparameters().clone(),
+        non_default: embedder.non_default_options()?,
     };
+    report::write_atomic(
+        &run_dir.join("summary.json"),
+        &report::summary_json(&info, &results, &analysis)?,
+    )?;
     let report_path = out.join("REPORT.md");
     let text =
         report::markdown(&info, &results, &analysis).replace("](", &format!("]({}/", suite.name));

@@ -23,6 +23,24 @@ use super::analysis::{Retest, TaskResult};
 /// Share of each task's images held out to measure the linear probe's error.
 const HELD_OUT: f64 = 0.2;
 
+/// Appends `path = value` for every leaf of `value` that differs from `default`.
+fn differences(
+    path: &str,
+    value: &serde_json::Value,
+    default: Option<&serde_json::Value>,
+    out: &mut Vec<String>,
+) {
+    match (value, default) {
+        (serde_json::Value::Object(map), Some(serde_json::Value::Object(base))) => {
+            for (key, v) in map {
+                differences(&format!("{path}.{key}"), v, base.get(key), out);
+            }
+        }
+        _ if default == Some(value) => {}
+        _ => out.push(format!("{path} = {value}")),
+    }
+}
+
 pub struct Embedder {
     probe: Probe,
     options: EmbedOptions,
@@ -128,6 +146,24 @@ impl Embedder {
                             .as_ref()
                             .is_some_and(|e| &e.hyperparameters == h)
                 })
+    }
+
+    /// The resolved options every task embedding records.
+    pub fn hyperparameters(&self) -> &BTreeMap<String, serde_json::Value> {
+        &self.hyperparameters
+    }
+
+    /// `name = value` for every resolved option that differs from what `task2vec embed` uses
+    /// with no flag on this probe (the library's defaults).
+    pub fn non_default_options(&self) -> Result<Vec<String>> {
+        let defaults = EmbedOptions::default()
+            .resolve(&self.probe)?
+            .hyperparameters()?;
+        let mut out = Vec::new();
+        for (name, value) in &self.hyperparameters {
+            differences(name, value, defaults.get(name), &mut out);
+        }
+        Ok(out)
     }
 
     pub fn probe_sha256(&self) -> &str {

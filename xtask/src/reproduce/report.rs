@@ -27,6 +27,61 @@ pub struct RunInfo {
     pub seed: u64,
     pub version: String,
     pub total_seconds: f64,
+    /// The resolved options every task embedding was made with (its provenance).
+    pub options: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The options that differ from the library's defaults (`task2vec embed` with no flag),
+    /// as `name = value`; empty when the run used the defaults.
+    pub non_default: Vec<String>,
+}
+
+/// The headline numbers of a run as JSON (`summary.json`): what `ci/fidelity/collect.py`
+/// tabulates for docs/fidelity.md, so a study reads numbers, not Markdown.
+pub fn summary_json(info: &RunInfo, tasks: &[TaskResult], a: &Analysis) -> Result<String> {
+    use serde_json::{Map, Value, json};
+    let n = tasks.len().max(1) as f64;
+    let mantel =
+        |m: &task2vec_embedding::stats::Mantel| json!({"rho": m.statistic, "p": m.p_value});
+    let mut e2 = Map::new();
+    for r in &a.top_k.rankings {
+        e2.insert(
+            r.name.to_string(),
+            json!({"top1": r.curve.first(), "mantel": mantel(&r.mantel)}),
+        );
+    }
+    let mut e0 = Map::new();
+    if let Some(retest) = &a.retest {
+        for score in &retest.scores {
+            e0.insert(
+                score.name.to_string(),
+                json!({"self_retrieval": score.self_retrieval(), "ratio": score.ratio()}),
+            );
+        }
+    }
+    let mut e5 = Map::new();
+    for c in &a.labels.correlations {
+        e5.insert(
+            c.name.to_string(),
+            json!({"partition": c.partition.as_ref().map(mantel), "one_minus_ami": c.ami.as_ref().map(mantel)}),
+        );
+    }
+    let summary = json!({
+        "suite": info.suite,
+        "probe": info.probe,
+        "options": info.options,
+        "non_default": info.non_default,
+        "tasks": tasks.len(),
+        "seconds_per_task": tasks.iter().map(|t| t.seconds).sum::<f64>() / n,
+        "retest_seconds_per_task": a.retest.as_ref().map(|r| r.seconds / n),
+        "e0": Value::Object(e0),
+        "e2": {"random_top1": a.top_k.random.first(), "rankings": Value::Object(e2)},
+        "e3": {
+            "pearson_norm": a.complexity.pearson_norm,
+            "spearman_norm": a.complexity.spearman_norm,
+            "spearman_trivial": a.complexity.spearman_trivial,
+        },
+        "e5": {"pairs": a.labels.pairs.len(), "correlations": Value::Object(e5)},
+    });
+    Ok(serde_json::to_string_pretty(&summary)? + "\n")
 }
 
 /// Writes `path` atomically ([`task2vec_common::write_file_atomic`]), creating its directory.
@@ -215,6 +270,18 @@ pub fn markdown(info: &RunInfo, tasks: &[TaskResult], a: &Analysis) -> String {
     );
     let _ = writeln!(s, "| estimator | `{}` |", info.method);
     let _ = writeln!(s, "| input size | {}² |", info.image_size);
+    let _ = writeln!(
+        s,
+        "| options | {} (all of them: `estimator.hyperparameters` in any embedding's JSON, or `summary.json`) |",
+        if info.non_default.is_empty() {
+            "the defaults of `task2vec embed`".to_string()
+        } else {
+            format!(
+                "differ from the defaults of `task2vec embed` in: `{}`",
+                info.non_default.join("`, `")
+            )
+        }
+    );
     let _ = writeln!(s, "| seed | {} |", info.seed);
     let _ = writeln!(s, "| software | task2vec-rs {} |", info.version);
     let _ = writeln!(s, "| tasks | {n} |");
