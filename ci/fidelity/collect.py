@@ -35,8 +35,9 @@ def mantel(m):
 def main(out):
     out = pathlib.Path(out)
     print("| cell | suite | flags | s/task (+ twins) | E0 self-retr. cos / unit | E0 ratio cos / unit "
-          "| E2 ρ cos | E2 ρ unit | E2 ρ mean-feat | E2 ρ domain | E3 Spearman | labels ρ (VI) cos / unit |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| E2 ρ cos | E2 ρ unit | E2 ρ mean-feat | E2 ρ domain | E2 top-1 cos / mean-feat / random "
+          "| E3 Spearman | labels ρ (VI) cos / unit |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, suite, flags in cells():
         path = out / name / suite / "summary.json"
         if not path.exists():
@@ -59,6 +60,8 @@ def main(out):
             f"| {e0v(T2V, 'ratio')} / {e0v(UNIT, 'ratio')} "
             f"| {mantel(e2[T2V]['mantel'])} | {mantel(e2[UNIT]['mantel'])} "
             f"| {mantel(e2[FEATURES]['mantel'])} | {mantel(e2[DOMAIN]['mantel'])} "
+            f"| {num(e2[T2V]['top1'], '{:.2f}')} / {num(e2[FEATURES]['top1'], '{:.2f}')} / "
+            f"{num(s['e2']['random_top1'], '{:.2f}')} "
             f"| {num(s['e3']['spearman_norm'])} | {e5v(T2V)} / {e5v(UNIT)} |"
         )
 

@@ -24,12 +24,12 @@ pub struct EmbedFlags {
     /// The one seed of every random stream; same seed, same bytes (default 0).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Labels sampled per image per epoch by montecarlo (default 1); with --augment each draw
+    /// Labels sampled per image per epoch by montecarlo (default 4); with --augment each draw
     /// also sees its own view.
     #[arg(long, alias = "mc-samples")]
     pub labels_per_image: Option<usize>,
-    /// Where montecarlo's labels come from: model (y ~ p(y|x), REF; default) or defensive
-    /// (y ~ ½p + ½ uniform, importance-weighted; same Fisher, far less noise when the head is
+    /// Where montecarlo's labels come from: model (y ~ p(y|x), REF) or defensive (default;
+    /// y ~ ½p + ½ uniform, importance-weighted; same Fisher, far less noise when the head is
     /// confident).
     #[arg(long)]
     pub label_proposal: Option<String>,
@@ -44,7 +44,7 @@ pub struct EmbedFlags {
     /// a multiple of 32).
     #[arg(long, alias = "image-size")]
     pub input_size: Option<usize>,
-    /// Views of the Fisher images: none (default), ref (REF's RandomResizedCrop + horizontal
+    /// Views of the Fisher images: none, ref (default; REF's RandomResizedCrop + horizontal
     /// flip, a fresh seeded view per draw) or crop (ref without the flip, for text and glyphs).
     #[arg(long)]
     pub augment: Option<String>,
@@ -62,7 +62,7 @@ pub struct EmbedFlags {
     #[arg(long)]
     pub head_early_stop: Option<f64>,
     /// Fit the task head on this fraction of each class's images and estimate the Fisher on
-    /// the others (default 0: both on every image, as REF).
+    /// the others (default 0.5; 0: both on every image, as REF).
     #[arg(long)]
     pub head_split: Option<f64>,
 }
