@@ -38,11 +38,7 @@ pub fn held_out_error_from_cache(
             reason: format!("must be strictly between 0 and 1, got {held_out}"),
         });
     }
-    if cache.labels != data.labels() {
-        return Err(FisherError::InvalidTask(
-            "activation cache does not belong to this dataset".into(),
-        ));
-    }
+    pipeline.check_cache(data, cache)?;
     let options = pipeline.options();
     let classes = data.classes().len();
     let mut rng = stream_rng(options.seed, Stream::HeldOut);

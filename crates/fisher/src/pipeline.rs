@@ -299,7 +299,7 @@ impl<'p> Task2Vec<'p> {
     }
 
     /// A cache made for other data (or by other options) is an error, not a wrong embedding.
-    fn check_cache(&self, data: &Dataset, cache: &ActivationCache) -> Result<()> {
+    pub(crate) fn check_cache(&self, data: &Dataset, cache: &ActivationCache) -> Result<()> {
         let rows = cache.activations.dims()[0];
         if cache.labels != data.labels() || rows != data.len() {
             return Err(FisherError::InvalidTask(format!(

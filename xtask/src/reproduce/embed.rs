@@ -117,14 +117,7 @@ impl Embedder {
     /// Whether `done` was made by this probe (same weights) with these exact options, so that
     /// resuming never reuses a result computed with other settings.
     pub fn made(&self, done: &TaskResult) -> bool {
-        let meta = done.embedding.meta();
-        meta.probe
-            .as_ref()
-            .is_some_and(|p| p.weights_sha256 == self.probe.weights_sha256())
-            && meta
-                .estimator
-                .as_ref()
-                .is_some_and(|e| e.hyperparameters == self.hyperparameters)
+        self.made_embedding(&done.embedding, &self.hyperparameters)
     }
 
     /// Whether `retest` was made by this probe with these options, split and twin seeds.
@@ -136,16 +129,23 @@ impl Embedder {
                 .twins
                 .iter()
                 .zip(&self.twin_hyperparameters)
-                .all(|(e, h)| {
-                    let meta = e.meta();
-                    meta.probe
-                        .as_ref()
-                        .is_some_and(|p| p.weights_sha256 == self.probe.weights_sha256())
-                        && meta
-                            .estimator
-                            .as_ref()
-                            .is_some_and(|e| &e.hyperparameters == h)
-                })
+                .all(|(e, h)| self.made_embedding(e, h))
+    }
+
+    /// Whether `embedding` records this probe's weights and exactly `hyperparameters`.
+    fn made_embedding(
+        &self,
+        embedding: &Embedding,
+        hyperparameters: &BTreeMap<String, serde_json::Value>,
+    ) -> bool {
+        let meta = embedding.meta();
+        meta.probe
+            .as_ref()
+            .is_some_and(|p| p.weights_sha256 == self.probe.weights_sha256())
+            && meta
+                .estimator
+                .as_ref()
+                .is_some_and(|e| &e.hyperparameters == hyperparameters)
     }
 
     /// The resolved options every task embedding records.
