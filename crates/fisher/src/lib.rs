@@ -9,6 +9,7 @@
 //! * [`head`]: the linear task head and its Adam fit;
 //! * [`kernel`]: the per-sample Fisher kernel (δ·unfold(a)ᵀ per sample, one backward per batch);
 //! * [`estimator`]: `montecarlo`, `montecarlo-batch` (REF's), `exact`, `variational`;
+//! * [`optim`]: Adam over plain tensors (variational estimator, expert tails);
 //! * [`network`]: the [`TappedNetwork`] seam the estimators run on;
 //! * [`pipeline`]: [`Task2Vec`] — cache, head fit, Fisher, [`task2vec_embedding::Embedding`];
 //! * [`domain`]: the label-free domain embedding (mean |conv output| per filter);
@@ -45,6 +46,7 @@ pub mod head;
 pub mod kernel;
 pub mod linear_probe;
 pub mod network;
+pub mod optim;
 pub mod options;
 pub mod pipeline;
 pub mod progress;

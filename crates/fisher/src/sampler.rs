@@ -30,6 +30,14 @@ pub enum Stream {
     EarlyStop = 9,
     /// The augmented views of the Fisher images (`EmbedOptions::augment`).
     Augment = 10,
+    /// Batch order of an expert's tail fine-tuning (task2vec-model2vec).
+    ExpertBatches = 11,
+    /// The permutation of a deliberately bad expert's shuffled labels (task2vec-model2vec).
+    ShuffledLabels = 12,
+    /// Which source images an expert holds out to measure its fit (task2vec-model2vec).
+    ExpertHeldOut = 13,
+    /// The repeated random splits of the expert-selection meta-task (task2vec-model2vec).
+    MetaTaskSplits = 14,
 }
 
 /// Splits the samples of every class in two after a seeded shuffle: `round(n·fraction)` of a

@@ -254,7 +254,7 @@ pub(crate) fn select_rows(t: &Tensor<4>, indices: &[usize]) -> Tensor<4> {
 }
 
 /// Reads a tensor back to the host as f32.
-pub(crate) fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+pub fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.inner()
         .into_data()
         .convert::<f32>()
@@ -307,7 +307,7 @@ pub(crate) fn sample_labels_from(
 }
 
 /// `[n, 1]` Int tensor of labels on `like`'s device.
-pub(crate) fn label_tensor(labels: &[usize], like: &Tensor<2>) -> Tensor<2, Int> {
+pub fn label_tensor(labels: &[usize], like: &Tensor<2>) -> Tensor<2, Int> {
     Tensor::<2, Int>::from_data(
         TensorData::new(
             labels.iter().map(|&y| y as i64).collect::<Vec<_>>(),

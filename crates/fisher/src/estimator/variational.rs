@@ -30,6 +30,7 @@ use super::{FisherEstimate, FisherSegment, FisherTask, SegmentKey, host_f32, lab
 use crate::error::{FisherError, Result};
 use crate::head::LinearHead;
 use crate::kernel::{ConvGeometry, batch_norm_forward};
+use crate::optim::TensorAdam;
 use crate::options::{BatchNormMode, VariationalOptions};
 use crate::progress::Progress;
 use crate::sampler::{BalancedSampler, Stream, stream_rng};
@@ -157,60 +158,6 @@ impl LayerTap for NoisyTap<'_> {
 
     fn batch_norm(&mut self, _index: usize, bn: &BatchNorm, input: Tensor<4>) -> Tensor<4> {
         batch_norm_forward(bn, input, self.batch_norm)
-    }
-}
-
-/// torch's Adam over plain tensors (no weight decay).
-struct TensorAdam {
-    lr: f64,
-    t: i32,
-    m: Vec<Tensor<1>>,
-    v: Vec<Tensor<1>>,
-}
-
-impl TensorAdam {
-    fn new(lr: f64) -> Self {
-        Self {
-            lr,
-            t: 0,
-            m: Vec::new(),
-            v: Vec::new(),
-        }
-    }
-
-    /// Returns the updated parameters (plain tensors); `grads[i]` is the gradient of `params[i]`.
-    fn step(&mut self, params: Vec<Tensor<1>>, grads: Vec<Tensor<1>>) -> Vec<Tensor<1>> {
-        const B1: f64 = 0.9;
-        const B2: f64 = 0.999;
-        if self.m.is_empty() {
-            self.m = params.iter().map(|p| p.zeros_like()).collect();
-            self.v = params.iter().map(|p| p.zeros_like()).collect();
-        }
-        self.t += 1;
-        let c1 = 1.0 - B1.powi(self.t);
-        let c2 = 1.0 - B2.powi(self.t);
-        params
-            .into_iter()
-            .zip(grads)
-            .enumerate()
-            .map(|(i, (p, g))| {
-                let m = self.m[i]
-                    .clone()
-                    .mul_scalar(B1)
-                    .add(g.clone().mul_scalar(1.0 - B1));
-                let v = self.v[i]
-                    .clone()
-                    .mul_scalar(B2)
-                    .add(g.square().mul_scalar(1.0 - B2));
-                self.m[i] = m.clone();
-                self.v[i] = v.clone();
-                let update = m
-                    .div_scalar(c1)
-                    .div(v.div_scalar(c2).sqrt().add_scalar(1e-8))
-                    .mul_scalar(self.lr);
-                p.sub(update)
-            })
-            .collect()
     }
 }
 
