@@ -7,7 +7,7 @@
              literally or by integer formulas that the Rust test evaluates the same way.
   table      on a fixed 6 x 4 error matrix (targets x candidates) and a fixed selection:
              the oracle (np.argmin), the ratio of means sum(e_sel)/sum(e_oracle) - 1, the mean
-             of ratios mean(e_sel / max(e_oracle, floor) - 1), how many oracle errors were
+             of ratios mean(max(e_sel, floor) / max(e_oracle, floor) - 1), how many oracle errors were
              floored, top-1 accuracy (ties in error count as optimal), regret
              mean(e_sel - e_oracle), and chance (mean error over the candidates allowed by a
              mask) with its ratio of means, all with numpy.
@@ -70,13 +70,13 @@ out["table"] = dict(
     errors=ERRORS.tolist(), allowed=ALLOWED.tolist(), selection=SELECTION, floor=FLOOR,
     oracle=oracle_idx.tolist(),
     ratio_of_means=float(e_sel.sum() / e_oracle.sum() - 1),
-    mean_of_ratios=float(np.mean(e_sel / np.maximum(e_oracle, FLOOR) - 1)),
+    mean_of_ratios=float(np.mean(np.maximum(e_sel, FLOOR) / np.maximum(e_oracle, FLOOR) - 1)),
     floored=int(np.sum(e_oracle < FLOOR)),
     top1=float(np.mean(e_sel <= e_oracle)),
     regret=float(np.mean(e_sel - e_oracle)),
     chance_errors=e_chance.tolist(),
     chance_ratio_of_means=float(e_chance.sum() / e_oracle.sum() - 1),
-    chance_mean_of_ratios=float(np.mean(e_chance / np.maximum(e_oracle, FLOOR) - 1)),
+    chance_mean_of_ratios=float(np.mean(np.maximum(e_chance, FLOOR) / np.maximum(e_oracle, FLOOR) - 1)),
 )
 
 path = os.path.join(os.path.dirname(__file__), "..", "..", "crates", "model2vec", "tests",

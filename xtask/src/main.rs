@@ -21,6 +21,8 @@ enum Command {
     FetchProbe(fetch_probe::Args),
     /// Embed a task suite and write target/reproduce/REPORT.md (the paper's experiments).
     Reproduce(Box<reproduce::Args>),
+    /// Train an expert zoo and measure expert selection (E6) on its targets.
+    Experts(Box<reproduce::ExpertsArgs>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +30,7 @@ fn main() -> std::process::ExitCode {
         Command::Fetch(args) => fetch::run(args),
         Command::FetchProbe(args) => fetch_probe::run(args),
         Command::Reproduce(args) => reproduce::run(*args),
+        Command::Experts(args) => reproduce::run_experts(*args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 mod analysis;
 mod embed;
 mod report;
+pub mod selection;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -42,6 +43,14 @@ pub struct Args {
     /// Re-embed tasks even if a finished embedding exists.
     #[arg(long)]
     fresh: bool,
+    /// Expert zoo for E6 (expert selection): a file, or a name in datasets/experts (quick,
+    /// full). Default: `quick` with --quick; none otherwise (the full zoo runs with
+    /// `cargo xtask experts`).
+    #[arg(long)]
+    zoo: Option<PathBuf>,
+    /// Skip E6 (expert selection) even with --quick.
+    #[arg(long)]
+    no_zoo: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -68,7 +77,21 @@ pub fn run(args: Args) -> Result<()> {
     let run_dir = out.join(&suite.name);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
 
-    for source in suite.sources() {
+    let zoo = match (&args.zoo, args.quick && !args.no_zoo) {
+        (Some(z), _) => Some(selection::Zoo::load(&selection::zoo_path(&root, z))?),
+        (None, true) => Some(selection::Zoo::load(&selection::zoo_path(
+            &root,
+            Path::new("quick"),
+        ))?),
+        (None, false) => None,
+    };
+    let mut sources = suite.sources();
+    if let Some(z) = &zoo {
+        sources.extend(z.sources());
+    }
+    sources.sort();
+    sources.dedup();
+    for source in sources {
         crate::fetch::ensure(&source, &home).with_context(|| format!("fetching `{source}`"))?;
     }
     crate::fetch_probe::ensure(&args.probe)
@@ -134,6 +157,34 @@ pub fn run(args: Args) -> Result<()> {
     }
     bar.finish_with_message("all tasks embedded");
 
+    // E6: the zoo's experts against this suite's tasks as targets.
+    let e6 = match &zoo {
+        Some(z) => {
+            let targets = suite
+                .tasks
+                .iter()
+                .zip(&results)
+                .map(|(task, result)| {
+                    Ok(selection::Target {
+                        dataset: task.materialize(&home)?,
+                        result: result.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let bar = ProgressBar::new((z.expert.len() + targets.len()) as u64).with_style(
+                ProgressStyle::with_template(
+                    "{msg:>28} [{bar:30}] {pos}/{len} experts+targets, {per_sec}, ETA {eta}",
+                )
+                .expect("valid template"),
+            );
+            let dir = run_dir.join("experts").join(&z.name);
+            let sel = selection::run(z, &embedder, &home, &targets, &dir, &bar)?;
+            bar.finish_with_message("E6 done");
+            let figure = selection::figure(&sel, &run_dir.join("E6-error-matrix.png"))?;
+            Some((sel, figure))
+        }
+        None => None,
+    };
     let analysis = analysis::analyse(&results, options.seed)?;
     write_outputs(&run_dir, &results, &analysis)?;
     let info = report::RunInfo {
@@ -153,13 +204,17 @@ pub fn run(args: Args) -> Result<()> {
         &report::summary_json(&info, &results, &analysis)?,
     )?;
     let report_path = out.join("REPORT.md");
-    let text =
-        report::markdown(&info, &results, &analysis).replace("](", &format!("]({}/", suite.name));
+    let mut body = report::markdown(&info, &results, &analysis);
+    match &e6 {
+        Some((sel, figure)) => body.push_str(&selection::markdown(sel, figure.as_deref())),
+        None => body.push_str(
+            "## E6 — expert selection\n\nNot run for this suite (`--zoo NAME` runs it here; \
+             `cargo xtask experts --zoo full` runs the full offline zoo).\n",
+        ),
+    }
+    let text = body.replace("](", &format!("]({}/", suite.name));
     report::write_atomic(&report_path, &text)?;
-    report::write_atomic(
-        &run_dir.join("REPORT.md"),
-        &report::markdown(&info, &results, &analysis),
-    )?;
+    report::write_atomic(&run_dir.join("REPORT.md"), &body)?;
     println!("wrote {}", report_path.display());
     Ok(())
 }
@@ -240,4 +295,95 @@ fn workspace_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+#[derive(clap::Args)]
+pub struct ExpertsArgs {
+    /// Expert zoo: a file, or a name in datasets/experts (quick, full).
+    #[arg(long, default_value = "full")]
+    zoo: PathBuf,
+    /// Probe network the experts fine-tune (default: the library's default probe).
+    #[arg(long, default_value_t = task2vec_probe::ProbeKind::DEFAULT.name().to_string())]
+    probe: String,
+    /// Every option of the task embeddings, as `task2vec embed` takes them.
+    #[command(flatten)]
+    options: task2vec_fisher::flags::EmbedFlags,
+    /// Output folder (experts, embeddings, CSVs, SELECTION.md).
+    #[arg(long, default_value = "target/experts")]
+    out: PathBuf,
+}
+
+/// `cargo xtask experts`: trains a zoo, embeds its targets and runs E6 on its own (the full
+/// offline zoo is too long for `reproduce`'s default run).
+pub fn run_experts(args: ExpertsArgs) -> Result<()> {
+    let started = Instant::now();
+    let root = workspace_root();
+    let zoo = selection::Zoo::load(&selection::zoo_path(&root, &args.zoo))?;
+    let home = default_home();
+    let out = if args.out.is_absolute() {
+        args.out.clone()
+    } else {
+        root.join(&args.out)
+    };
+    let dir = out.join(&zoo.name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tasks = zoo.target_tasks(&root.join("datasets/suites"))?;
+    let mut sources: Vec<String> = tasks.iter().map(|t| t.source.clone()).collect();
+    sources.extend(zoo.sources());
+    sources.sort();
+    sources.dedup();
+    for source in sources {
+        crate::fetch::ensure(&source, &home).with_context(|| format!("fetching `{source}`"))?;
+    }
+    crate::fetch_probe::ensure(&args.probe)
+        .with_context(|| format!("fetching probe `{}`", args.probe))?;
+    let mut options = args.options.options()?;
+    options.input_size = options.input_size.or(Some(QUICK_INPUT_SIZE));
+    let embedder = embed::Embedder::new(&args.probe, options)?;
+    let bar = ProgressBar::new((tasks.len() * 2 + zoo.expert.len()) as u64).with_style(
+        ProgressStyle::with_template(
+            "{msg:>28} [{bar:30}] {pos}/{len} targets+experts+cells, {per_sec}, ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    let mut targets = Vec::new();
+    for task in &tasks {
+        bar.set_message(task.id.clone());
+        let dataset = task
+            .materialize(&home)
+            .with_context(|| format!("task `{}`", task.id))?;
+        let tdir = dir.join("targets").join(task.id.replace('/', "__"));
+        let result = match embed::load_finished(&tdir, task).filter(|d| embedder.made(d)) {
+            Some(d) => d,
+            None => {
+                let prepared = embedder.prepare(task, &dataset, &bar)?;
+                let d = embedder.run(task, &dataset, &prepared, &bar)?;
+                embed::save_finished(&tdir, &d)?;
+                d
+            }
+        };
+        targets.push(selection::Target { result, dataset });
+        bar.inc(1);
+    }
+    let sel = selection::run(&zoo, &embedder, &home, &targets, &dir, &bar)?;
+    bar.finish_with_message("E6 done");
+    let figure = selection::figure(&sel, &dir.join("E6-error-matrix.png"))?;
+    let mut text = format!(
+        "# Expert selection — zoo `{}`\n\n{}\n\nProbe `{}` (weights sha256 `{}`), input {}², seed {}, \
+         task2vec-rs {}; total {:.0} s (targets embedded, experts trained, meta-task). \
+         Command: `cargo xtask experts --zoo {}`.\n\n",
+        zoo.name,
+        zoo.description,
+        args.probe,
+        embedder.probe_sha256(),
+        embedder.input_size()?,
+        zoo.seed,
+        env!("CARGO_PKG_VERSION"),
+        started.elapsed().as_secs_f64(),
+        args.zoo.display(),
+    );
+    text.push_str(&selection::markdown(&sel, figure.as_deref()));
+    report::write_atomic(&dir.join("SELECTION.md"), &text)?;
+    println!("wrote {}", dir.join("SELECTION.md").display());
+    Ok(())
 }

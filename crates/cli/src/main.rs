@@ -37,6 +37,10 @@ enum Command {
     /// Embed a task (a labelled image dataset) with a probe network.
     // Boxed: embed's many options make it far larger than the other variants.
     Embed(Box<cmd::embed::Args>),
+    /// Train an expert (a probe with a fine-tuned tail) or compute its features.
+    Expert(cmd::expert::Args),
+    /// Learn expert embeddings (Model2Vec) from a meta-task error matrix.
+    Model2vec(cmd::model2vec::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +55,8 @@ fn main() -> std::process::ExitCode {
         Command::Info(args) => cmd::info::run(args),
         Command::Probe(args) => cmd::probe::run(args),
         Command::Embed(args) => cmd::embed::run(*args),
+        Command::Expert(args) => cmd::expert::run(args),
+        Command::Model2vec(args) => cmd::model2vec::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

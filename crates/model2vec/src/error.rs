@@ -43,9 +43,17 @@ pub enum Error {
     Embedding(#[from] task2vec_embedding::Error),
     // expert-feature variants are added below by the expert module's owner
     /// Training, loading or running an expert failed (feature `expert`).
+    /// (Boxed: the burn stack's errors are large, and every pure-math `Result` would carry them.)
     #[cfg(feature = "expert")]
     #[error(transparent)]
-    Expert(#[from] crate::expert::ExpertError),
+    Expert(Box<crate::expert::ExpertError>),
+}
+
+#[cfg(feature = "expert")]
+impl From<crate::expert::ExpertError> for Error {
+    fn from(e: crate::expert::ExpertError) -> Self {
+        Error::Expert(Box::new(e))
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -73,7 +73,7 @@ pub fn selected_errors(errors: &Array2<f64>, selection: &[usize]) -> Result<Vec<
 pub struct RelativeIncrease {
     /// `Σ e_sel / max(Σ e_oracle, floor) − 1`.
     pub ratio_of_means: f64,
-    /// `mean_t(e_sel / max(e_oracle, floor) − 1)`.
+    /// `mean_t(max(e_sel, floor) / max(e_oracle, floor) − 1)`.
     pub mean_of_ratios: f64,
     /// How many targets had an oracle error below `floor` (their ratio used `floor`).
     pub floored: usize,
@@ -81,7 +81,9 @@ pub struct RelativeIncrease {
 
 /// Relative error increase of `selected` over `oracle`. An oracle error of 0 (the best expert
 /// made no mistake on the test images) would make a ratio infinite; errors below `floor` are
-/// replaced by `floor` in the denominators and counted in [`RelativeIncrease::floored`]. A
+/// replaced by `floor` in the per-target ratios — numerator and denominator alike, so that a
+/// selection as good as a perfect oracle counts as +0 %, not −100 % — and counted in
+/// [`RelativeIncrease::floored`]. A
 /// natural floor is half of one test image's error, `0.5 / test_images`: below what any
 /// measured error can resolve. `floor` must be > 0.
 pub fn relative_increase(selected: &[f64], oracle: &[f64], floor: f64) -> Result<RelativeIncrease> {
@@ -108,7 +110,7 @@ fn relative_increase_unchecked(
         if oracle[t] < floor {
             floored += 1;
         }
-        sum_ratio += selected[t] / oracle[t].max(floor) - 1.0;
+        sum_ratio += selected[t].max(floor) / oracle[t].max(floor) - 1.0;
     };
     let n = match index {
         Some(ix) => {

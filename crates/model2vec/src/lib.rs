@@ -10,7 +10,7 @@
 //! * [`transferability`]: LogME and LEEP, the transferability scores practitioners use instead;
 //! * [`evaluate`]: how good a selection is — relative error increase over the oracle (ratio of
 //!   means and mean of ratios) with paired-bootstrap intervals, top-1 regret, Wilcoxon tests;
-//! * `expert` (feature `expert`, on by default): [`Expert`], a probe whose tail was fine-tuned on
+//! * `expert` (feature `expert`, on by default): `Expert`, a probe whose tail was fine-tuned on
 //!   a source task, and the features it gives a target task.
 #![warn(missing_docs)]
 

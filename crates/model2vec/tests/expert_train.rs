@@ -24,9 +24,9 @@ fn pattern(class: usize, index: usize, size: u32) -> image::RgbImage {
             .wrapping_add(1_442_695_040_888_963_407);
         let noise = (state >> 57) as u8; // 0..127
         let on = match class {
-            0 => ((y + phase) / 2) % 2 == 0,
-            1 => ((x + phase) / 2) % 2 == 0,
-            _ => ((x + y + phase) / 2) % 2 == 0,
+            0 => ((y + phase) / 2).is_multiple_of(2),
+            1 => ((x + phase) / 2).is_multiple_of(2),
+            _ => ((x + y + phase) / 2).is_multiple_of(2),
         };
         let v = if on { 100u8 } else { 60 } + noise;
         image::Rgb([v, v, v])
@@ -84,7 +84,7 @@ fn fine_tuning_lowers_the_source_error_and_is_deterministic() {
         .unwrap()
         .save(&b)
         .unwrap();
-    let mut other = Expert::train(&probe, &data, "stripes", &options(1), &device, &Silent).unwrap();
+    let other = Expert::train(&probe, &data, "stripes", &options(1), &device, &Silent).unwrap();
     other.save(&c).unwrap();
     let bytes = |p: &Path| std::fs::read(p).unwrap();
     // The fit's wall-clock seconds are recorded: compare the files without them.
@@ -228,4 +228,84 @@ fn bad_files_and_the_wrong_probe_are_refused() {
         let err = Expert::train(&probe, &data, "x", &bad, &device, &Silent).unwrap_err();
         assert!(err.to_string().contains(name), "{name}: {err}");
     }
+}
+
+#[test]
+fn the_meta_task_is_deterministic_per_seed_and_paired_across_experts() {
+    use task2vec_model2vec::expert::metatask::{MetaTaskOptions, split_error, splits};
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["p3", "p4", "p5"], 20);
+    let o = ExpertOptions {
+        epochs: 2,
+        ..options(0)
+    };
+    let expert = Expert::train(&probe, &data, "stripes", &o, &device, &Silent).unwrap();
+    let cache = cache_at_split(&probe, &data, expert.tail_from(), 32, &device, &Silent).unwrap();
+    let outputs = expert
+        .run_cached(&probe, cache.activations.clone(), cache.labels.clone(), 16)
+        .unwrap();
+    let labels = data.labels();
+    let meta = |seed| MetaTaskOptions {
+        repeats: 3,
+        seed,
+        ..MetaTaskOptions::default()
+    };
+    let a = splits(&labels, 3, &meta(7)).unwrap();
+    let b = splits(&labels, 3, &meta(7)).unwrap();
+    let c = splits(&labels, 3, &meta(8)).unwrap();
+    assert_eq!(a, b, "same seed, same splits");
+    assert_ne!(a, c, "another seed, other splits");
+    assert_ne!(a[0], a[1], "each repeat is its own split");
+    for (test, train) in &a {
+        // Disjoint, complete, every class in both parts (30 % of 20 = 6 tested per class).
+        assert_eq!(test.len() + train.len(), 60);
+        assert_eq!(test.len(), 18);
+        assert!(test.iter().all(|i| !train.contains(i)));
+    }
+    // Adding repeats never changes the earlier ones.
+    let more = splits(
+        &labels,
+        3,
+        &MetaTaskOptions {
+            repeats: 5,
+            ..meta(7)
+        },
+    )
+    .unwrap();
+    assert_eq!(&more[..3], &a[..]);
+    let e1: Vec<f64> = a
+        .iter()
+        .map(|s| split_error(&outputs, 3, s, &meta(7)).unwrap())
+        .collect();
+    let e2: Vec<f64> = b
+        .iter()
+        .map(|s| split_error(&outputs, 3, s, &meta(7)).unwrap())
+        .collect();
+    assert_eq!(e1, e2, "the error of a cell is a function of the seed");
+    assert!(e1.iter().all(|e| (0.0..=1.0).contains(e)));
+    // Bad options are errors, not panics.
+    assert!(
+        splits(
+            &labels,
+            3,
+            &MetaTaskOptions {
+                repeats: 0,
+                ..meta(7)
+            }
+        )
+        .is_err()
+    );
+    assert!(
+        splits(
+            &labels,
+            3,
+            &MetaTaskOptions {
+                test_fraction: 1.0,
+                ..meta(7)
+            }
+        )
+        .is_err()
+    );
 }

@@ -166,6 +166,21 @@ impl Embedder {
         Ok(out)
     }
 
+    /// The loaded probe.
+    pub fn probe(&self) -> &Probe {
+        &self.probe
+    }
+
+    /// The device every embedding runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The resolved input size.
+    pub fn input_size(&self) -> Result<usize> {
+        Ok(self.options.resolve(&self.probe)?.input_size())
+    }
+
     pub fn probe_sha256(&self) -> &str {
         self.probe.weights_sha256()
     }

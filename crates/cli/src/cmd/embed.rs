@@ -57,9 +57,19 @@ pub struct Args {
 }
 
 /// Progress bars (rate, ETA) on stderr, one per stage.
-struct Bars {
+pub(crate) struct Bars {
     quiet: bool,
     bar: RefCell<Option<ProgressBar>>,
+}
+
+impl Bars {
+    /// Bars on stderr, or nothing with `quiet`.
+    pub(crate) fn new(quiet: bool) -> Self {
+        Bars {
+            quiet,
+            bar: RefCell::new(None),
+        }
+    }
 }
 
 impl Progress for Bars {

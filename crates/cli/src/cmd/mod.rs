@@ -2,9 +2,11 @@
 pub mod cluster;
 pub mod distance;
 pub mod embed;
+pub mod expert;
 pub mod import;
 pub mod info;
 pub mod matrix;
+pub mod model2vec;
 pub mod plot;
 pub mod probe;
 pub mod select;

@@ -22,9 +22,13 @@ pub struct Args {
     /// α of the asymmetric distance.
     #[arg(long, default_value_t = DEFAULT_ALPHA, requires = "asymmetric")]
     alpha: f64,
-    /// Trivial embedding t₀ (needed for experts without a prior).
-    #[arg(long, requires = "asymmetric")]
+    /// Trivial embedding t₀ (needed for experts without a prior, and by --model2vec).
+    #[arg(long)]
     trivial: Option<PathBuf>,
+    /// Rank by a Model2Vec model (`task2vec model2vec train`): d_asym(m_i → task) with the
+    /// learned m_i = F_i + b_i. --experts must be the embeddings it was trained with.
+    #[arg(long, requires = "trivial", conflicts_with_all = ["asymmetric", "metric"])]
+    model2vec: Option<PathBuf>,
     /// Symmetric metric when not --asymmetric.
     #[arg(long, default_value = "cosine", conflicts_with = "asymmetric")]
     metric: Metric,
@@ -47,6 +51,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let task = Embedding::load(&args.task)?;
     let experts = io::load_embeddings(&args.experts)?;
     let t0 = args.trivial.as_ref().map(Embedding::load).transpose()?;
+    if let (Some(path), Some(t0)) = (&args.model2vec, &t0) {
+        let model = task2vec_model2vec::model2vec::Model2Vec::load(path, &experts, t0)?;
+        let scores = model.scores(&task)?;
+        let ranked = model.select(&task, args.top)?;
+        let rows = ranked
+            .into_iter()
+            .enumerate()
+            .map(|(r, e)| vec![(r + 1).into(), experts[e].name().into(), scores[e].into()])
+            .collect();
+        return Table {
+            headers: vec!["rank", "expert", "model2vec score"],
+            rows,
+        }
+        .print(args.format);
+    }
     let score = if args.asymmetric {
         ExpertScore::Asymmetric { alpha: args.alpha }
     } else {

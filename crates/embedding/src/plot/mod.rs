@@ -8,6 +8,7 @@
 //! paths (Debian/Ubuntu: `apt-get install fonts-dejavu-core`).
 
 mod font;
+mod grid;
 mod heatmap;
 mod labels;
 mod legend;
@@ -21,6 +22,7 @@ use plotters::prelude::*;
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
 
+pub use grid::{MarkShape, Marks, marked_grid};
 pub use heatmap::{HeatmapOptions, distance_heatmap};
 pub use lines::{Line, LineChartOptions, line_chart};
 pub use map::{MapOptions, embedding_map};
