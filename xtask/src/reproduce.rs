@@ -5,6 +5,7 @@ mod analysis;
 mod embed;
 mod report;
 pub mod selection;
+pub mod sizes;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -311,6 +312,9 @@ pub struct ExpertsArgs {
     /// Output folder (experts, embeddings, CSVs, SELECTION.md).
     #[arg(long, default_value = "target/experts")]
     out: PathBuf,
+    /// E7: target training-set sizes (comma-separated; empty to skip).
+    #[arg(long, value_delimiter = ',', default_value = "50,100")]
+    sizes: Vec<usize>,
 }
 
 /// `cargo xtask experts`: trains a zoo, embeds its targets and runs E6 on its own (the full
@@ -383,6 +387,10 @@ pub fn run_experts(args: ExpertsArgs) -> Result<()> {
         args.zoo.display(),
     );
     text.push_str(&selection::markdown(&sel, figure.as_deref()));
+    // E6 is written before E7 starts: a long E7 never holds back (or loses) E6's table.
+    report::write_atomic(&dir.join("SELECTION.md"), &text)?;
+    let points = sizes::run(&sel, &embedder, &targets, &args.sizes, zoo.seed, &dir, &bar)?;
+    text.push_str(&sizes::report(&points, &sel, &dir)?);
     report::write_atomic(&dir.join("SELECTION.md"), &text)?;
     println!("wrote {}", dir.join("SELECTION.md").display());
     Ok(())

@@ -142,9 +142,9 @@ pub struct Target {
 }
 
 /// One trained expert with its source task's embeddings.
-struct ZooMember {
-    expert: Expert,
-    source: TaskResult,
+pub struct ZooMember {
+    pub expert: Expert,
+    pub source: TaskResult,
 }
 
 /// A stable key of one image, comparable across datasets opened at different roots.
@@ -323,7 +323,7 @@ fn trivial_embedding(
 
 /// Transferability scores of one (target, column) cell.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ScoreRow {
+pub struct ScoreRow {
     target: String,
     expert: String,
     logme: f64,
@@ -387,7 +387,7 @@ fn measure_target(
 }
 
 /// The unmodified probe as a meta-task column: its own features and ImageNet softmax.
-fn imagenet_outputs(embedder: &Embedder, cache: &ActivationCache) -> Result<ExpertOutputs> {
+pub fn imagenet_outputs(embedder: &Embedder, cache: &ActivationCache) -> Result<ExpertOutputs> {
     use burn::tensor::TensorData;
     let probe = embedder.probe();
     let n = cache.labels.len();
@@ -422,6 +422,12 @@ pub struct Selection {
     pub excluded_pairs: usize,
     pub seconds: f64,
     pub trivial: String,
+    /// Mean training images per target of the meta-task's heads.
+    pub mean_train_images: f64,
+    /// The trained zoo (E7 reuses it).
+    pub members: Vec<ZooMember>,
+    /// t₀ (E7 reuses it).
+    pub trivial_embedding: Embedding,
 }
 
 /// Runs E6 for `targets` with the zoo `zoo`, writing its files under `dir`.
@@ -640,6 +646,12 @@ pub fn run(
         &picks,
         &errors,
     )?;
+    let mean_train_images = target_ids
+        .iter()
+        .filter_map(|t| matrix.get(t, &experts[0], 0))
+        .map(|m| m.train_images as f64)
+        .sum::<f64>()
+        / target_ids.len().max(1) as f64;
     Ok(Selection {
         zoo: zoo.name.clone(),
         experts,
@@ -654,6 +666,9 @@ pub fn run(
         excluded_pairs,
         seconds: started.elapsed().as_secs_f64(),
         trivial: "the images of the zoo's first expert's source (300, no target image) with seeded uniformly random labels in 4 classes, embedded with the run's options".into(),
+        mean_train_images,
+        members,
+        trivial_embedding: trivial,
     })
 }
 
