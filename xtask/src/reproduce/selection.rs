@@ -193,12 +193,24 @@ fn with_shuffled_labels(data: &Dataset, seed: u64) -> Dataset {
     })
 }
 
+/// Every image any target uses, by [`image_key`]: what no expert may train on.
+fn target_images(targets: &[Target]) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for t in targets {
+        let source = t.result.taxonomy.first().cloned().unwrap_or_default();
+        for i in 0..t.dataset.len() {
+            keys.insert(image_key(&t.dataset, i, &source));
+        }
+    }
+    keys
+}
+
 /// Trains (or reloads) every expert of the zoo and embeds its source task.
 fn zoo_members(
     zoo: &Zoo,
     embedder: &Embedder,
     home: &Path,
-    targets: &[Target],
+    target_images: &BTreeSet<String>,
     dir: &Path,
     bar: &ProgressBar,
     log: &mut Vec<String>,
@@ -206,29 +218,22 @@ fn zoo_members(
     let probe = embedder.probe();
     let device = embedder.device();
     let input_size = embedder.input_size()?;
-    let mut target_images = BTreeSet::new();
-    for t in targets {
-        let source = t.result.taxonomy.first().cloned().unwrap_or_default();
-        for i in 0..t.dataset.len() {
-            target_images.insert(image_key(&t.dataset, i, &source));
-        }
-    }
     let mut members = Vec::new();
     for entry in &zoo.expert {
         let id = &entry.task.id;
         let file_stem = id.replace('/', "__");
         let expert_path = dir.join(format!("{file_stem}.expert"));
         let source_dir = dir.join("sources").join(&file_stem);
-        let (data, excluded) = expert_dataset(entry, home, &target_images)?;
+        // The expert itself shuffles the labels it is given when asked: give it the original
+        // labelling so that its file records the true source, and it permutes them the same way;
+        // the source embedding is of the shuffled task it actually learns.
+        let (train_data, excluded) = expert_dataset(entry, home, target_images)?;
         let data = if entry.shuffle_labels {
-            with_shuffled_labels(&data, zoo.seed)
+            with_shuffled_labels(&train_data, zoo.seed)
         } else {
-            data
+            train_data.clone()
         };
         let options = zoo.options(entry, input_size);
-        // The expert itself shuffles the labels it is given when asked: give it the original
-        // labelling so that its file records the true source, and it permutes them the same way.
-        let (train_data, _) = expert_dataset(entry, home, &target_images)?;
         let resolved = options.resolve(probe)?;
         let reusable = Expert::load(&expert_path, device).ok().filter(|e| {
             e.check_probe(probe).is_ok()
@@ -279,19 +284,12 @@ fn trivial_embedding(
     zoo: &Zoo,
     embedder: &Embedder,
     home: &Path,
-    targets: &[Target],
+    target_images: &BTreeSet<String>,
     dir: &Path,
     bar: &ProgressBar,
 ) -> Result<Embedding> {
-    let mut target_images = BTreeSet::new();
-    for t in targets {
-        let source = t.result.taxonomy.first().cloned().unwrap_or_default();
-        for i in 0..t.dataset.len() {
-            target_images.insert(image_key(&t.dataset, i, &source));
-        }
-    }
     let entry = &zoo.expert[0];
-    let (data, _) = expert_dataset(entry, home, &target_images)?;
+    let (data, _) = expert_dataset(entry, home, target_images)?;
     let data = data.take(300.min(data.len()), zoo.seed);
     let classes: Vec<String> = (0..4).map(|c| format!("random-{c}")).collect();
     use rand::Rng;
@@ -442,8 +440,17 @@ pub fn run(
     let started = Instant::now();
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut expert_log = Vec::new();
-    let members = zoo_members(zoo, embedder, home, targets, dir, bar, &mut expert_log)?;
-    let trivial = trivial_embedding(zoo, embedder, home, targets, dir, bar)?;
+    let target_images = target_images(targets);
+    let members = zoo_members(
+        zoo,
+        embedder,
+        home,
+        &target_images,
+        dir,
+        bar,
+        &mut expert_log,
+    )?;
+    let trivial = trivial_embedding(zoo, embedder, home, &target_images, dir, bar)?;
     let experts: Vec<String> = members
         .iter()
         .map(|m| m.expert.name().to_string())
