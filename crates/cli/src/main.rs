@@ -23,7 +23,8 @@ enum Command {
     /// Print the distance between two embeddings.
     Distance(cmd::distance::Args),
     /// Write the full distance matrix of many embeddings (CSV or .npy).
-    Matrix(cmd::matrix::Args),
+    // Boxed: it carries the stored results' settings (every embedding option).
+    Matrix(Box<cmd::matrix::Args>),
     /// Hierarchically cluster a distance matrix and print the leaf order.
     Cluster(cmd::cluster::Args),
     /// Draw a clustered distance-matrix heatmap or a 2-D map of embeddings.
@@ -41,6 +42,10 @@ enum Command {
     Expert(cmd::expert::Args),
     /// Learn expert embeddings (Model2Vec) from a meta-task error matrix.
     Model2vec(cmd::model2vec::Args),
+    /// Embed every task of a suite into a result store (one shard of it in array jobs), or
+    /// list what the store holds (--status).
+    // Boxed like embed: the embedding options make it large.
+    Run(Box<cmd::run::Args>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,7 +53,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Import(args) => cmd::import::run(args),
         Command::Distance(args) => cmd::distance::run(args),
-        Command::Matrix(args) => cmd::matrix::run(args),
+        Command::Matrix(args) => cmd::matrix::run(*args),
         Command::Cluster(args) => cmd::cluster::run(args),
         Command::Plot(args) => cmd::plot::run(args),
         Command::Select(args) => cmd::select::run(args),
@@ -57,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Embed(args) => cmd::embed::run(*args),
         Command::Expert(args) => cmd::expert::run(args),
         Command::Model2vec(args) => cmd::model2vec::run(args),
+        Command::Run(args) => cmd::run::run(*args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -357,6 +357,32 @@ impl Dataset {
         }
     }
 
+    /// sha256 over the [`Dataset::fingerprint`] and the bytes of every sample, in order: the
+    /// sha256 of each image file's bytes, or of an IDX sample's pixels. Unlike the fingerprint
+    /// (names and labels only), it changes when an image is replaced by another of the same
+    /// name: result stores key on it. Reads every file once; the error names the file.
+    pub fn content_sha256(&self) -> Result<String, DataError> {
+        let mut h = Sha256::new();
+        h.update(self.fingerprint().sha256.as_bytes());
+        h.update(b"\n");
+        for s in &self.samples {
+            let digest = match &s.source {
+                SampleSource::File(rel) => {
+                    let path = self.root.join(rel);
+                    task2vec_common::sha256_file(&path)
+                        .map_err(|e| DataError::io(&path, e.source))?
+                }
+                SampleSource::Idx(n) => {
+                    let idx = self.idx.as_ref().expect("IDX sample without IDX storage");
+                    task2vec_common::sha256_bytes(idx.image(*n).as_raw())
+                }
+            };
+            h.update(digest.as_bytes());
+            h.update(b"\n");
+        }
+        Ok(task2vec_common::hex(&h.finalize()))
+    }
+
     /// Checks that the dataset can be used to fit a task head: at least one sample, at least
     /// two classes, and no class without samples.
     pub fn validate(&self) -> Result<(), DataError> {

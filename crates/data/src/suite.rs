@@ -18,6 +18,12 @@
 //! # label_by = "file-tag"         # label = file-name tag (text before the first `_`)
 //! # tags = ["sans-regular", "sans-bold"]   # keep only files with these tags (label order
 //! #                                         # for file-tag tasks)
+//!
+//! [[task]]                        # a dataset of your own instead of a fetched source
+//! id = "mine/birds"
+//! dataset = "data/birds"          # ImageFolder, CSV manifest or IDX files; relative paths are
+//!                                 # resolved against the suite file's folder
+//! # taxonomy and max_samples are optional for such tasks (default: none, every image)
 //! ```
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -83,14 +89,24 @@ pub struct Group {
 pub struct Task {
     /// Unique id within the suite, `group/name` by convention (also the output folder name).
     pub id: String,
-    /// The fetched source it reads (`$TASK2VEC_HOME/datasets/<source>`, see [`source_dir`]).
+    /// The fetched source it reads (`$TASK2VEC_HOME/datasets/<source>`, see [`source_dir`]);
+    /// empty for a task that names its own `dataset`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
+    /// A dataset of the user's own (ImageFolder, CSV manifest or IDX) instead of a fetched
+    /// source. [`Suite::load`] resolves a relative path against the suite file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<PathBuf>,
     /// Folder inside the source (a script, a category); empty for the source's root.
     #[serde(default)]
     pub path: String,
-    /// Ancestor names, root first; see [`Task::taxonomic_distance`].
+    /// Ancestor names, root first; see [`Task::taxonomic_distance`]. Optional for `dataset`
+    /// tasks.
+    #[serde(default)]
     pub taxonomy: Vec<String>,
-    /// Size of the seeded class-stratified subsample the task is embedded on.
+    /// Size of the seeded class-stratified subsample the task is embedded on; every image when
+    /// absent (allowed for `dataset` tasks only: [`ALL_SAMPLES`]).
+    #[serde(default = "all_samples", skip_serializing_if = "is_all_samples")]
     pub max_samples: usize,
     /// Keep only these source classes, in this (label) order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,11 +131,32 @@ pub struct Task {
     pub note: String,
 }
 
+/// `max_samples` of a task that sets none: every image of its dataset.
+pub const ALL_SAMPLES: usize = usize::MAX;
+
+fn all_samples() -> usize {
+    ALL_SAMPLES
+}
+
+fn is_all_samples(n: &usize) -> bool {
+    *n == ALL_SAMPLES
+}
+
 impl Suite {
-    /// Reads and checks a suite file (unique ids, consistent rules).
+    /// Reads and checks a suite file (unique ids, consistent rules) and resolves the relative
+    /// `dataset` paths of its tasks against the file's folder.
     pub fn load(path: &Path) -> Result<Suite, DataError> {
         let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-        Suite::parse(&text, path)
+        let mut suite = Suite::parse(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        for task in &mut suite.tasks {
+            if let Some(d) = &mut task.dataset
+                && d.is_relative()
+            {
+                *d = base.join(&*d);
+            }
+        }
+        Ok(suite)
     }
 
     /// Parses suite TOML; `path` is used in messages only.
@@ -151,21 +188,47 @@ impl Suite {
 
     /// Sources the suite needs, sorted.
     pub fn sources(&self) -> Vec<String> {
-        let set: BTreeSet<_> = self.tasks.iter().map(|t| t.source.clone()).collect();
+        let set: BTreeSet<_> = self
+            .tasks
+            .iter()
+            .filter(|t| t.dataset.is_none())
+            .map(|t| t.source.clone())
+            .collect();
         set.into_iter().collect()
     }
 }
 
 impl Task {
     fn check(&self) -> Result<(), String> {
-        if self.id.is_empty() || self.source.is_empty() {
-            return Err("`id` and `source` must not be empty".into());
+        if self.id.is_empty() {
+            return Err("`id` must not be empty".into());
+        }
+        if let Some(dataset) = &self.dataset {
+            if !self.source.is_empty() || !self.path.is_empty() {
+                return Err(
+                    "a task reads either a fetched `source` (with its `path`) or its own \
+                            `dataset`, not both"
+                        .into(),
+                );
+            }
+            if dataset.as_os_str().is_empty() {
+                return Err("`dataset` must not be empty".into());
+            }
+            if self.max_samples == 0 {
+                return Err("`max_samples` must be positive".into());
+            }
+            return self.check_labels();
+        }
+        if self.source.is_empty() {
+            return Err("a task needs a fetched `source` or a `dataset` of its own".into());
         }
         if self.taxonomy.is_empty() {
             return Err("`taxonomy` must list at least one ancestor".into());
         }
-        if self.max_samples == 0 {
-            return Err("`max_samples` must be positive".into());
+        if self.max_samples == 0 || self.max_samples == ALL_SAMPLES {
+            return Err(
+                "`max_samples` must be positive (a task of a fetched source needs one)".into(),
+            );
         }
         if self.max_classes.is_some_and(|k| k < 2) {
             return Err("`max_classes` must be at least 2".into());
@@ -181,6 +244,10 @@ impl Task {
         ) {
             return Err("`source` must be the name of a fetched source (one folder name)".into());
         }
+        self.check_labels()
+    }
+
+    fn check_labels(&self) -> Result<(), String> {
         match self.label_by {
             LabelRule::FileTag => {
                 if self.groups.is_some() {
@@ -205,8 +272,11 @@ impl Task {
         task2vec_common::taxonomic_distance(&self.taxonomy, &other.taxonomy)
     }
 
-    /// Folder the task reads: `<home>/datasets/<source>/<path>`.
+    /// Folder the task reads: its own `dataset`, else `<home>/datasets/<source>/<path>`.
     pub fn data_dir(&self, home: &Path) -> PathBuf {
+        if let Some(d) = &self.dataset {
+            return d.clone();
+        }
         let dir = source_dir(home, &self.source);
         if self.path.is_empty() {
             dir
@@ -219,7 +289,7 @@ impl Task {
     /// labelling rule, takes the seeded stratified subsample, and validates the result.
     pub fn materialize(&self, home: &Path) -> Result<Dataset, DataError> {
         let source_root = source_dir(home, &self.source);
-        if !source_root.join(FETCHED_MARKER).is_file() {
+        if self.dataset.is_none() && !source_root.join(FETCHED_MARKER).is_file() {
             return Err(DataError::SourceNotFetched {
                 path: source_root,
                 source_name: self.source.clone(),

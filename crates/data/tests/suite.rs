@@ -209,3 +209,56 @@ fn invalid_suites_are_rejected_with_the_task_named() {
         );
     }
 }
+
+/// A task may name a dataset of the user's own, relative to the suite file; taxonomy and
+/// max_samples are then optional, and mixing `source` and `dataset` is refused.
+#[test]
+fn user_datasets_resolve_against_the_suite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (class, shade) in [("dark", 30u8), ("light", 220u8)] {
+        let d = dir.path().join("mine/birds").join(class);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..3u8 {
+            GrayImage::from_pixel(4, 4, Luma([shade + i]))
+                .save(d.join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let file = dir.path().join("suite.toml");
+    std::fs::write(
+        &file,
+        "name = \"mine\"\n[[task]]\nid = \"birds\"\ndataset = \"mine/birds\"\n\
+         [[task]]\nid = \"birds-2\"\ndataset = \"mine/birds\"\ntaxonomy = [\"b\"]\nmax_samples = 4\n",
+    )
+    .unwrap();
+    let suite = Suite::load(&file).unwrap();
+    assert!(suite.sources().is_empty(), "no fetched source needed");
+    let all = suite.tasks[0]
+        .materialize(Path::new("/nonexistent-home"))
+        .unwrap();
+    assert_eq!(all.len(), 6);
+    assert!(suite.tasks[0].taxonomy.is_empty());
+    let four = suite.tasks[1]
+        .materialize(Path::new("/nonexistent-home"))
+        .unwrap();
+    assert_eq!(four.len(), 4);
+    for (bad, why) in [
+        (
+            "name = \"x\"\n[[task]]\nid = \"a\"\nsource = \"s\"\ndataset = \"d\"\ntaxonomy = [\"a\"]\nmax_samples = 3\n",
+            "not both",
+        ),
+        (
+            "name = \"x\"\n[[task]]\nid = \"a\"\nsource = \"s\"\ntaxonomy = [\"a\"]\n",
+            "max_samples",
+        ),
+        (
+            "name = \"x\"\n[[task]]\nid = \"a\"\n",
+            "`source` or a `dataset`",
+        ),
+    ] {
+        let err = Suite::parse(bad, Path::new("bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(why) && err.contains("bad.toml"), "{err}");
+    }
+}

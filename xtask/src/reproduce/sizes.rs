@@ -291,6 +291,7 @@ fn target_task(target: &Target) -> Task {
     Task {
         id: target.result.id.clone(),
         source: target.result.taxonomy.first().cloned().unwrap_or_default(),
+        dataset: None,
         path: String::new(),
         taxonomy: target.result.taxonomy.clone(),
         max_samples: target.dataset.len(),

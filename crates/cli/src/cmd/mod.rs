@@ -9,6 +9,7 @@ pub mod matrix;
 pub mod model2vec;
 pub mod plot;
 pub mod probe;
+pub mod run;
 pub mod select;
 
 /// `--force` relaxes the provenance rules to the structural ones (same probe and layout).
