@@ -63,7 +63,7 @@ dump_logs() {
     echo "----- $f (last 40 lines)"
     tail -n 40 "$f"
   done
-  for f in "$work"/store-*/logs/*.out; do
+  for f in "$work"/store-*-logs/*.out; do
     [ -f "$f" ] || continue
     echo "----- $f"
     cat "$f"
@@ -203,8 +203,8 @@ ids = []
 for e in sorted(d.iterdir()) if d.is_dir() else []:
     try:
         ids.append(json.loads((e / "key.json").read_text())["task"]["id"])
-    except (OSError, ValueError, KeyError, TypeError):
-        ids.append("<unreadable " + e.name + ">")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        sys.exit(f"entry {e}: no task.id in key.json ({err!r})")
 print("\n".join(sorted(ids)))
 EOF
 }
@@ -226,7 +226,7 @@ check_entries() {
 # Tasks of shard I/N per `task2vec run --status --shard I/N` (missing or done), sorted.
 shard_ids() {
   "$TASK2VEC_BIN" run "$suite" --store "$1" --status --shard "$2" "${FLAGS[@]}" \
-    | sed -n 's/^\(done\|missing\|failed\) \([^:]*\).*$/\2/p' | sort
+    | awk '$1 == "done" || $1 == "missing" { print $2 } $1 == "failed" { sub(/:$/, "", $2); print $2 }' | sort
 }
 
 # Waits until none of the given job ids (array or plain) is queued or running.
@@ -241,7 +241,7 @@ wait_jobs() {
 
 submit() { # STORE -> sets array_id, merge_id
   local out
-  out="$(LOG_DIR="$1/logs" TASK2VEC_FLAGS="${FLAGS[*]}" TASK2VEC_RUN_FLAGS="" \
+  out="$(TASK2VEC_FLAGS="${FLAGS[*]}" TASK2VEC_RUN_FLAGS="" \
     bash deploy/slurm/submit.sh "$suite" "$1" 3 -- --cpus-per-task=1 --time=00:10:00)"
   array_id="$(echo "$out" | sed -n 's/^ARRAY_JOB_ID=//p')"
   merge_id="$(echo "$out" | sed -n 's/^MERGE_JOB_ID=//p')"
@@ -280,7 +280,7 @@ wait_jobs "$array_id" "$merge_id"
 cmp "$work/A.csv" "$storeB/matrix.csv" || { diff "$work/A.csv" "$storeB/matrix.csv" | head -20; die "sharded matrix differs from the unsharded one"; }
 [ "$(check_entries "$storeB")" = 6 ] || die "store B does not hold 6 entries"
 for i in 0 1 2; do
-  log="$storeB/logs/run-${array_id}_$i.out"
+  log="$storeB-logs/run-${array_id}_$i.out"
   [ -f "$log" ] || die "no log of array element $i ($log)"
   grep -q "exit status 0" "$log" || die "array element $i did not exit 0 ($log)"
   grep -q "element $i " "$log" || die "log $log is not element $i's"
@@ -288,12 +288,12 @@ for i in 0 1 2; do
   n=0
   for id in "${!shard_of[@]}"; do
     [ "${shard_of[$id]}" = "$i" ] || continue
-    grep -qF "$id" "$log" && n=$((n + 1))
+    grep -qF "$id: embedded" "$log" && n=$((n + 1))
   done
   [ "$n" -ge 1 ] || die "array element $i's log names no task of its shard ($log)"
   echo "array element $i: ran, embedded $n task(s)"
 done
-grep -q "wrote $storeB/matrix.csv" "$storeB/logs/merge-$merge_id.out" || die "merge log incomplete"
+grep -q "wrote $storeB/matrix.csv" "$storeB-logs/merge-$merge_id.out" || die "merge log incomplete"
 
 # ---------------------------------------------------------------------------------------------
 stamp "f. fault test: SIGKILL one element mid-embedding, resubmit (store C)"
@@ -359,7 +359,7 @@ while :; do
 done
 wait_jobs "$array_id" "$merge_id"
 [ ! -e "$storeC/matrix.csv" ] || die "the first merge job wrote a matrix although a task was missing"
-grep -q "task2vec-merge: no matrix" "$storeC/logs/merge-$merge_id.out" \
+grep -q "task2vec-merge: no matrix" "$storeC-logs/merge-$merge_id.out" \
   || die "the first merge job did not report the missing task"
 n_before="$(check_entries "$storeC")"
 stored="$(entry_ids "$storeC")"

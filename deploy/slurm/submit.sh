@@ -8,7 +8,8 @@
 # N_SHARDS defaults to 4. SBATCH_OPTIONs go to both sbatch calls (e.g. --partition=cpu
 # --time=2:00:00 --cpus-per-task=8). The environment is passed to both jobs: set TASK2VEC_FLAGS,
 # TASK2VEC_RUN_FLAGS, TASK2VEC_BIN, TASK2VEC_HOME as described in run-suite.sbatch. Logs go to
-# LOG_DIR (default STORE/logs): run-<array job>_<element>.out and merge-<job>.out.
+# LOG_DIR (default STORE-logs, next to the store: task2vec accepts as a store only an empty or new
+# directory or an existing store): run-<array job>_<element>.out and merge-<job>.out.
 # Prints, on stdout, ARRAY_JOB_ID=<id> and MERGE_JOB_ID=<id>.
 #
 # Running the same command again after a failure, a timeout or a cancelled element completes the
@@ -29,9 +30,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # Jobs start in the submission directory, maybe on another node: pass absolute paths.
 SUITE="$(realpath "$suite")"
 STORE="$(realpath -m "$store")"
-LOG_DIR="$(realpath -m "${LOG_DIR:-$STORE/logs}")"
+LOG_DIR="$(realpath -m "${LOG_DIR:-${STORE%/}-logs}")"
 export SUITE STORE
-mkdir -p "$STORE" "$LOG_DIR"
+mkdir -p "$LOG_DIR"
 
 array_id="$(sbatch --parsable --array="0-$((shards - 1))" --output="$LOG_DIR/run-%A_%a.out" \
   "$@" "$here/run-suite.sbatch")"

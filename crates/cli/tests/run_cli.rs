@@ -86,6 +86,9 @@ fn suite(dir: &Path, extra: &str) {
     std::fs::write(dir.join("suite.toml"), toml + extra).unwrap();
 }
 
+/// An engine's name, each shard's environment, extra flags.
+type Engine<'a> = (&'a str, Vec<Vec<(&'a str, String)>>, Vec<&'a str>);
+
 fn entries(store: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
     let mut out: Vec<_> = std::fs::read_dir(store.join("entries"))
         .unwrap()
@@ -128,7 +131,7 @@ fn shards_make_the_same_matrix_and_nothing_is_recomputed() {
     assert!(status.contains("5 done, 0 missing, 0 failed"), "{status}");
 
     // Three shards by flag, then by each engine's variables: every run covers the suite once.
-    let engines: [(&str, Vec<Vec<(&str, String)>>, Vec<&str>); 5] = [
+    let engines: [Engine; 5] = [
         ("flag", vec![vec![]; 3], vec![]),
         (
             "slurm",
