@@ -41,9 +41,11 @@ pub struct Args {
     /// Output folder (embeddings, figures, CSVs, REPORT.md).
     #[arg(long, default_value = "target/reproduce")]
     out: PathBuf,
-    /// Re-embed tasks even if a finished embedding exists.
+    /// Result store (default: OUT/store). Results are keyed by everything that determines
+    /// them (data, probe, options, version), so a rerun reuses exactly what is still valid;
+    /// `task2vec run` reads and writes the same store.
     #[arg(long)]
-    fresh: bool,
+    store: Option<PathBuf>,
     /// Expert zoo for E6 (expert selection): a file, or a name in datasets/experts (quick,
     /// full). Default: `quick` with --quick; none otherwise (the full zoo runs with
     /// `cargo xtask experts`).
@@ -99,7 +101,8 @@ pub fn run(args: Args) -> Result<()> {
         .with_context(|| format!("fetching probe `{}`", args.probe))?;
     let mut options = args.options.options()?;
     options.input_size = options.input_size.or(Some(QUICK_INPUT_SIZE));
-    let embedder = embed::Embedder::new(&args.probe, options.clone())?;
+    let store = args.store.clone().unwrap_or_else(|| out.join("store"));
+    let embedder = embed::Embedder::new(&args.probe, options.clone(), &store)?;
 
     let bar = ProgressBar::new(suite.tasks.len() as u64).with_style(
         ProgressStyle::with_template(
@@ -110,53 +113,23 @@ pub fn run(args: Args) -> Result<()> {
     let mut results: Vec<TaskResult> = Vec::new();
     for task in &suite.tasks {
         bar.set_message(task.id.clone());
-        let dir = run_dir.join("tasks").join(task.id.replace('/', "__"));
-        // What an earlier run finished with these settings is kept: the task's embeddings and
-        // its E0 twins separately, so a run interrupted between them redoes only the twins.
-        let mut done = (!args.fresh)
-            .then(|| embed::load_finished(&dir, task))
-            .flatten()
-            .filter(|done| embedder.made(done));
-        let mut twins = (!args.fresh)
-            .then(|| embed::load_retest(&dir, task))
-            .flatten()
-            .filter(|twins| embedder.made_retest(twins));
-        let labels_missing = done.as_ref().is_some_and(|d| d.labels.is_empty());
-        if done.is_none() || twins.is_none() || labels_missing {
-            let dataset = task
-                .materialize(&home)
-                .with_context(|| format!("task `{}`", task.id))?;
-            // Saved before E5 recorded labels: the labels of the same images.
-            if let Some(d) = done.as_mut().filter(|_| labels_missing) {
-                d.labels = dataset.labels();
-                embed::save_finished(&dir, d)?;
-            }
-            if done.is_none() || twins.is_none() {
-                let prepared = embedder
-                    .prepare(task, &dataset, &bar)
-                    .with_context(|| format!("embedding task `{}`", task.id))?;
-                if done.is_none() {
-                    let d = embedder
-                        .run(task, &dataset, &prepared, &bar)
-                        .with_context(|| format!("embedding task `{}`", task.id))?;
-                    embed::save_finished(&dir, &d)?;
-                    done = Some(d);
-                }
-                if twins.is_none() {
-                    let t = embedder
-                        .retest(task, &prepared, &bar)
-                        .with_context(|| format!("retest (E0) of task `{}`", task.id))?;
-                    embed::save_retest(&dir, &task.id, &t)?;
-                    twins = Some(t);
-                }
-            }
-        }
-        let mut result = done.expect("embedded above");
-        result.retest = twins;
+        let dataset = task
+            .materialize(&home)
+            .with_context(|| format!("task `{}`", task.id))?;
+        // From the store, or embedded (with E0's twins) and stored: a run interrupted between
+        // tasks, or between a task and its twins, redoes only what is missing.
+        let result = embedder
+            .result_with_retest(task, &dataset, &bar)
+            .with_context(|| format!("task `{}`", task.id))?;
         results.push(result);
         bar.inc(1);
     }
     bar.finish_with_message("all tasks embedded");
+    eprintln!(
+        "results in the store {} (`task2vec run {} --store …` reads the same)",
+        embedder.store().root().display(),
+        suite_path.display()
+    );
 
     // E6: the zoo's experts against this suite's tasks as targets.
     let e6 = match &zoo {
@@ -312,6 +285,9 @@ pub struct ExpertsArgs {
     /// Output folder (experts, embeddings, CSVs, SELECTION.md).
     #[arg(long, default_value = "target/experts")]
     out: PathBuf,
+    /// Result store of the task embeddings (default: OUT/store).
+    #[arg(long)]
+    store: Option<PathBuf>,
     /// E7: target training-set sizes (comma-separated; empty to skip).
     #[arg(long, value_delimiter = ',', default_value = "50,100")]
     sizes: Vec<usize>,
@@ -343,7 +319,8 @@ pub fn run_experts(args: ExpertsArgs) -> Result<()> {
         .with_context(|| format!("fetching probe `{}`", args.probe))?;
     let mut options = args.options.options()?;
     options.input_size = options.input_size.or(Some(QUICK_INPUT_SIZE));
-    let embedder = embed::Embedder::new(&args.probe, options)?;
+    let store = args.store.clone().unwrap_or_else(|| out.join("store"));
+    let embedder = embed::Embedder::new(&args.probe, options, &store)?;
     let bar = ProgressBar::new((tasks.len() * 2 + zoo.expert.len()) as u64).with_style(
         ProgressStyle::with_template(
             "{msg:>28} [{bar:30}] {pos}/{len} targets+experts+cells, {per_sec}, ETA {eta}",
@@ -356,16 +333,7 @@ pub fn run_experts(args: ExpertsArgs) -> Result<()> {
         let dataset = task
             .materialize(&home)
             .with_context(|| format!("task `{}`", task.id))?;
-        let tdir = dir.join("targets").join(task.id.replace('/', "__"));
-        let result = match embed::load_finished(&tdir, task).filter(|d| embedder.made(d)) {
-            Some(d) => d,
-            None => {
-                let prepared = embedder.prepare(task, &dataset, &bar)?;
-                let d = embedder.run(task, &dataset, &prepared, &bar)?;
-                embed::save_finished(&tdir, &d)?;
-                d
-            }
-        };
+        let result = embedder.result(task, &dataset, &bar)?;
         targets.push(selection::Target { result, dataset });
         bar.inc(1);
     }

@@ -1,7 +1,9 @@
-//! Embedding one task of a suite: the task embedding, the domain embeddings and the held-out
-//! error of a linear probe (E3's difficulty) from one activation cache, then E0's two twins
-//! (the task embedded again from each half of its images), each saved so that an interrupted
-//! run resumes.
+//! Embedding one task of a suite through the result store (`task2vec_store`, the library's
+//! suite runner): the task embedding, the domain embeddings and the held-out error of a linear
+//! probe (E3's difficulty) from one activation cache, then E0's two twins (the task embedded
+//! again from each half of its images). Each is stored under a key of everything that
+//! determines it, so an interrupted run resumes and a run with other settings or other data
+//! never reuses a result.
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -10,18 +12,15 @@ use anyhow::{Context, Result};
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use task2vec_data::{Dataset, Task};
 use task2vec_embedding::Embedding;
-use task2vec_fisher::linear_probe::held_out_error_from_cache;
 use task2vec_fisher::pipeline::{ActivationCache, Task2Vec};
-use task2vec_fisher::{DomainBaseline, EmbedOptions, Silent};
+use task2vec_fisher::{EmbedOptions, Silent};
 use task2vec_probe::Probe;
+use task2vec_store::runner::{Prepared, Runner, TaskResult as StoredResult};
+use task2vec_store::{Entry, Key, PutError, Store};
 
 use super::analysis::{Retest, TaskResult};
-
-/// Share of each task's images held out to measure the linear probe's error.
-const HELD_OUT: f64 = 0.2;
 
 /// Appends `path = value` for every leaf of `value` that differs from `default`.
 fn differences(
@@ -42,13 +41,13 @@ fn differences(
 }
 
 pub struct Embedder {
-    probe: Probe,
-    options: EmbedOptions,
-    /// What every embedding made with these settings records as its hyperparameters.
-    hyperparameters: BTreeMap<String, serde_json::Value>,
+    /// Embeds a task and names its result (the library's suite runner).
+    runner: Runner,
+    /// Where every result lives, keyed by everything that determines it: a run with other
+    /// settings or other data can never pick up a stale result.
+    store: Store,
     /// The same for E0's two twins (their own seeds, [`retest_seeds`]).
     twin_hyperparameters: [BTreeMap<String, serde_json::Value>; 2],
-    device: Device,
 }
 
 /// E0's seeds, derived from the run seed: the split into halves, and each twin's embedding
@@ -75,26 +74,21 @@ pub fn retest_seeds(seed: u64) -> RetestSeeds {
     }
 }
 
-/// A task's images as the pipeline uses them and their activations at the split point: made
-/// once, used by the task embedding, the domain embeddings, the linear probe and the twins.
-pub struct Prepared<'a> {
-    pipeline: Task2Vec<'a>,
-    data: Dataset,
-    cache: ActivationCache,
-    seconds: f64,
-}
+/// Files of a stored E0 retest.
+const TWIN_FILES: [&str; 2] = ["twin-a.json", "twin-b.json"];
+const RETEST_FILE: &str = "retest.json";
 
 impl Embedder {
     /// Loads `probe` with the weights `cargo xtask fetch-probe` installed (tiny-resnet's are
-    /// compiled in) and resolves the options against it, so a bad option fails before any task.
-    pub fn new(probe: &str, options: EmbedOptions) -> Result<Self> {
+    /// compiled in), resolves the options against it (a bad option fails before any task) and
+    /// opens the result store at `store`.
+    pub fn new(probe: &str, options: EmbedOptions, store: &Path) -> Result<Self> {
         let device = Device::flex();
         let probe = Probe::load_named(probe, None, &device).with_context(|| {
             format!(
                 "loading probe `{probe}` (fetch its weights with `cargo xtask fetch-probe {probe}`)"
             )
         })?;
-        let hyperparameters = options.resolve(&probe)?.hyperparameters()?;
         let seeds = retest_seeds(options.seed);
         let twin = |seed: u64| {
             EmbedOptions {
@@ -106,61 +100,25 @@ impl Embedder {
         };
         let twin_hyperparameters = [twin(seeds.twins[0])?, twin(seeds.twins[1])?];
         Ok(Self {
-            probe,
-            options,
-            hyperparameters,
+            runner: Runner::new(probe, options, device)?,
+            store: Store::open(store)?,
             twin_hyperparameters,
-            device,
         })
-    }
-
-    /// Whether `done` was made by this probe (same weights) with these exact options, so that
-    /// resuming never reuses a result computed with other settings.
-    pub fn made(&self, done: &TaskResult) -> bool {
-        self.made_embedding(&done.embedding, &self.hyperparameters)
-    }
-
-    /// Whether `retest` was made by this probe with these options, split and twin seeds.
-    pub fn made_retest(&self, retest: &Retest) -> bool {
-        let seeds = retest_seeds(self.options.seed);
-        retest.split_seed == seeds.split
-            && retest.seeds == seeds.twins
-            && retest
-                .twins
-                .iter()
-                .zip(&self.twin_hyperparameters)
-                .all(|(e, h)| self.made_embedding(e, h))
-    }
-
-    /// Whether `embedding` records this probe's weights and exactly `hyperparameters`.
-    fn made_embedding(
-        &self,
-        embedding: &Embedding,
-        hyperparameters: &BTreeMap<String, serde_json::Value>,
-    ) -> bool {
-        let meta = embedding.meta();
-        meta.probe
-            .as_ref()
-            .is_some_and(|p| p.weights_sha256 == self.probe.weights_sha256())
-            && meta
-                .estimator
-                .as_ref()
-                .is_some_and(|e| &e.hyperparameters == hyperparameters)
     }
 
     /// The resolved options every task embedding records.
     pub fn hyperparameters(&self) -> &BTreeMap<String, serde_json::Value> {
-        &self.hyperparameters
+        self.runner.hyperparameters()
     }
 
     /// `name = value` for every resolved option that differs from what `task2vec embed` uses
     /// with no flag on this probe (the library's defaults).
     pub fn non_default_options(&self) -> Result<Vec<String>> {
         let defaults = EmbedOptions::default()
-            .resolve(&self.probe)?
+            .resolve(self.probe())?
             .hyperparameters()?;
         let mut out = Vec::new();
-        for (name, value) in &self.hyperparameters {
+        for (name, value) in self.hyperparameters() {
             differences(name, value, defaults.get(name), &mut out);
         }
         Ok(out)
@@ -168,106 +126,112 @@ impl Embedder {
 
     /// The loaded probe.
     pub fn probe(&self) -> &Probe {
-        &self.probe
+        self.runner.probe()
     }
 
     /// The device every embedding runs on.
     pub fn device(&self) -> &Device {
-        &self.device
+        self.runner.device()
     }
 
     /// The resolved input size.
     pub fn input_size(&self) -> Result<usize> {
-        Ok(self.options.resolve(&self.probe)?.input_size())
+        Ok(self.runner.options().resolve(self.probe())?.input_size())
     }
 
     pub fn probe_sha256(&self) -> &str {
-        self.probe.weights_sha256()
+        self.probe().weights_sha256()
     }
 
-    /// Selects the task's images and forwards them to the split point, once for everything
-    /// [`Self::run`] and [`Self::retest`] compute.
-    pub fn prepare(
+    /// The result store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Task `task`'s result on `dataset` (the task embedding, both domain embeddings, the
+    /// linear probe's held-out error): from the store, else embedded and stored.
+    pub fn result(&self, task: &Task, dataset: &Dataset, bar: &ProgressBar) -> Result<TaskResult> {
+        let key = self.runner.result_key(&task.id, dataset)?;
+        let entry = match self.store.get(&key)? {
+            Some(entry) => entry,
+            None => {
+                bar.set_message(format!("{} (embedding)", task.id));
+                let prepared = self.runner.prepare(dataset, &Silent)?;
+                self.store_result(&key, task, dataset, &prepared)?
+            }
+        };
+        task_result(task, &entry)
+    }
+
+    /// [`Self::result`] with E0's twins, each from the store or computed; the activations
+    /// are cached once for whatever is missing.
+    pub fn result_with_retest(
         &self,
         task: &Task,
         dataset: &Dataset,
         bar: &ProgressBar,
-    ) -> Result<Prepared<'_>> {
-        let started = Instant::now();
-        let pipeline = Task2Vec::new(&self.probe, self.options.clone(), &self.device)?;
-        bar.set_message(format!("{} (activations)", task.id));
-        let data = pipeline.select(dataset)?;
-        let cache = pipeline.cache(&data, &Silent)?;
-        Ok(Prepared {
-            pipeline,
-            data,
-            cache,
-            seconds: started.elapsed().as_secs_f64(),
-        })
+    ) -> Result<TaskResult> {
+        let key = self.runner.result_key(&task.id, dataset)?;
+        let retest_key = self.retest_key(&key);
+        let mut entry = self.store.get(&key)?;
+        let mut twins = self.store.get(&retest_key)?;
+        if entry.is_none() || twins.is_none() {
+            bar.set_message(format!("{} (activations)", task.id));
+            let prepared = self.runner.prepare(dataset, &Silent)?;
+            if entry.is_none() {
+                bar.set_message(format!("{} (embedding)", task.id));
+                entry = Some(self.store_result(&key, task, dataset, &prepared)?);
+            }
+            if twins.is_none() {
+                bar.set_message(format!("{} (retest)", task.id));
+                let retest = self.retest(task, &prepared)?;
+                twins = Some(
+                    self.store
+                        .put(&retest_key, |dir| save_retest(dir, &retest))
+                        .map_err(put_error)?,
+                );
+            }
+        }
+        let mut result = task_result(task, &entry.expect("stored above"))?;
+        result.retest = Some(load_retest(&twins.expect("stored above"))?);
+        Ok(result)
     }
 
-    /// The task embedding, both domain embeddings and the linear probe's held-out error.
-    pub fn run(
+    fn store_result(
         &self,
+        key: &Key,
         task: &Task,
         dataset: &Dataset,
         prepared: &Prepared<'_>,
-        bar: &ProgressBar,
-    ) -> Result<TaskResult> {
-        let started = Instant::now();
-        let Prepared {
-            pipeline,
-            data,
-            cache,
-            ..
-        } = prepared;
-        bar.set_message(format!("{} (fisher)", task.id));
-        let (mut embedding, _report) = pipeline.embed_from_cache(data, cache, &Silent)?;
-        embedding.meta_mut().task = Some(task.id.clone());
-        bar.set_message(format!("{} (domain)", task.id));
-        let mut domain = pipeline.embed_domain_from_cache(
-            data,
-            cache,
-            DomainBaseline::ConvActivations,
-            &Silent,
-        )?;
-        domain.meta_mut().task = Some(format!("{} (domain)", task.id));
-        let mut domain_features = pipeline.embed_domain_from_cache(
-            data,
-            cache,
-            DomainBaseline::PooledFeatures,
-            &Silent,
-        )?;
-        domain_features.meta_mut().task = Some(format!("{} (mean features)", task.id));
-        bar.set_message(format!("{} (probe error)", task.id));
-        let probe_error = held_out_error_from_cache(pipeline, data, cache, HELD_OUT, &Silent)?;
-        Ok(TaskResult {
-            id: task.id.clone(),
-            taxonomy: task.taxonomy.clone(),
-            embedding,
-            domain,
-            domain_features,
-            probe_error,
-            images_sha256: images_sha256(dataset),
-            labels: dataset.labels(),
-            samples: dataset.len(),
-            classes: dataset.classes().len(),
-            seconds: prepared.seconds + started.elapsed().as_secs_f64(),
-            retest: None,
-        })
+    ) -> Result<Entry> {
+        let result = self
+            .runner
+            .compute(&task.id, dataset, prepared, &Silent)
+            .with_context(|| format!("embedding task `{}`", task.id))?;
+        Ok(self
+            .store
+            .put(key, |dir| result.save(dir).map_err(anyhow::Error::from))
+            .map_err(put_error)?)
+    }
+
+    /// The key of E0's twins of the result with key `result`: the same material plus the
+    /// split seed and each twin's resolved options.
+    fn retest_key(&self, result: &Key) -> Key {
+        let mut material = result.material().clone();
+        material["kind"] = "task2vec-e0-retest".into();
+        material["retest"] = serde_json::json!({
+            "split_seed": retest_seeds(self.runner.options().seed).split,
+            "twin_options": self.twin_hyperparameters,
+        });
+        Key::new(material)
     }
 
     /// E0's twins: the task embedding alone, once from each half of the task's images
     /// ([`Dataset::halves`] with the split seed), each with its own seed ([`retest_seeds`]),
     /// from the activations already cached.
-    pub fn retest(
-        &self,
-        task: &Task,
-        prepared: &Prepared<'_>,
-        bar: &ProgressBar,
-    ) -> Result<Retest> {
+    pub fn retest(&self, task: &Task, prepared: &Prepared<'_>) -> Result<Retest> {
         let started = Instant::now();
-        let seeds = retest_seeds(self.options.seed);
+        let seeds = retest_seeds(self.runner.options().seed);
         let (a, b) = prepared.data.halves(seeds.split);
         let position: std::collections::HashMap<String, usize> = prepared
             .data
@@ -282,7 +246,6 @@ impl Embedder {
             .enumerate()
         {
             let name = ["A", "B"][k];
-            bar.set_message(format!("{} (retest {name})", task.id));
             half.validate()
                 .with_context(|| format!("half {name} of the task's images"))?;
             let rows: Vec<usize> = half
@@ -298,9 +261,9 @@ impl Embedder {
             };
             let options = EmbedOptions {
                 seed,
-                ..self.options.clone()
+                ..self.runner.options().clone()
             };
-            let pipeline = Task2Vec::new(&self.probe, options, &self.device)?;
+            let pipeline = Task2Vec::new(self.probe(), options, self.device())?;
             let (mut e, _) = pipeline.embed_from_cache(&half, &cache, &Silent)?;
             e.meta_mut().task = Some(format!("{} (retest {name})", task.id));
             twins.push((e, half.len()));
@@ -317,72 +280,29 @@ impl Embedder {
     }
 }
 
-/// sha256 over the task's image list, labels ignored.
-fn images_sha256(dataset: &Dataset) -> String {
-    let mut h = Sha256::new();
-    for s in dataset.samples() {
-        h.update(s.source.to_string().as_bytes());
-        h.update(b"\n");
+fn put_error(e: PutError<anyhow::Error>) -> anyhow::Error {
+    match e {
+        PutError::Fill(e) => e,
+        PutError::Store(e) => e.into(),
     }
-    task2vec_common::hex(&h.finalize())
 }
 
-/// What is saved next to the two embeddings of a finished task.
-#[derive(Serialize, Deserialize)]
-struct Finished {
-    id: String,
-    taxonomy: Vec<String>,
-    probe_error: f64,
-    images_sha256: String,
-    /// Absent in results saved before E5 existed; then the task is materialised again.
-    #[serde(default)]
-    labels: Vec<usize>,
-    samples: usize,
-    classes: usize,
-    seconds: f64,
-}
-
-pub fn save_finished(dir: &Path, r: &TaskResult) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    r.embedding.save(dir.join("embedding.json"))?;
-    r.domain.save(dir.join("domain.json"))?;
-    r.domain_features.save(dir.join("domain-features.json"))?;
-    let finished = Finished {
-        id: r.id.clone(),
-        taxonomy: r.taxonomy.clone(),
-        probe_error: r.probe_error,
-        images_sha256: r.images_sha256.clone(),
-        labels: r.labels.clone(),
-        samples: r.samples,
-        classes: r.classes,
-        seconds: r.seconds,
-    };
-    // Written last: its presence marks the task as finished.
-    super::report::write_atomic(
-        &dir.join("result.json"),
-        &serde_json::to_string_pretty(&finished)?,
-    )
-}
-
-/// A task finished by an earlier run, if its files are all there and still describe `task`.
-pub fn load_finished(dir: &Path, task: &Task) -> Option<TaskResult> {
-    let finished: Finished =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).ok()?).ok()?;
-    if finished.id != task.id || finished.taxonomy != task.taxonomy {
-        return None;
-    }
-    Some(TaskResult {
-        embedding: Embedding::load(dir.join("embedding.json")).ok()?,
-        domain: Embedding::load(dir.join("domain.json")).ok()?,
-        domain_features: Embedding::load(dir.join("domain-features.json")).ok()?,
-        id: finished.id,
-        taxonomy: finished.taxonomy,
-        probe_error: finished.probe_error,
-        images_sha256: finished.images_sha256,
-        labels: finished.labels,
-        samples: finished.samples,
-        classes: finished.classes,
-        seconds: finished.seconds,
+/// The reproduction's view of a stored result: the library's record plus the suite's
+/// taxonomy (not part of the result: editing a taxonomy never invalidates an embedding).
+fn task_result(task: &Task, entry: &Entry) -> Result<TaskResult> {
+    let r = StoredResult::load(entry)?;
+    Ok(TaskResult {
+        id: r.record.id,
+        taxonomy: task.taxonomy.clone(),
+        embedding: r.embedding,
+        domain: r.domain,
+        domain_features: r.domain_features,
+        probe_error: r.record.probe_error,
+        images_sha256: r.record.images_sha256,
+        labels: r.record.labels,
+        samples: r.record.samples,
+        classes: r.record.classes,
+        seconds: r.record.seconds,
         retest: None,
     })
 }
@@ -390,44 +310,40 @@ pub fn load_finished(dir: &Path, task: &Task) -> Option<TaskResult> {
 /// What is saved next to the two twin embeddings of a task.
 #[derive(Serialize, Deserialize)]
 struct RetestRecord {
-    id: String,
     split_seed: u64,
     seeds: [u64; 2],
     samples: [usize; 2],
     seconds: f64,
 }
 
-/// Saves E0's twins of a task under `dir/retest/` (the record last: it marks them finished).
-pub fn save_retest(dir: &Path, id: &str, r: &Retest) -> Result<()> {
-    let dir = dir.join("retest");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    r.twins[0].save(dir.join("a.json"))?;
-    r.twins[1].save(dir.join("b.json"))?;
+/// Writes E0's twins into a store entry's directory.
+fn save_retest(dir: &Path, r: &Retest) -> Result<()> {
+    r.twins[0].save(dir.join(TWIN_FILES[0]))?;
+    r.twins[1].save(dir.join(TWIN_FILES[1]))?;
     let record = RetestRecord {
-        id: id.to_string(),
         split_seed: r.split_seed,
         seeds: r.seeds,
         samples: r.samples,
         seconds: r.seconds,
     };
-    super::report::write_atomic(
-        &dir.join("retest.json"),
-        &serde_json::to_string_pretty(&record)?,
-    )
+    std::fs::write(
+        dir.join(RETEST_FILE),
+        serde_json::to_string_pretty(&record)?,
+    )?;
+    Ok(())
 }
 
-/// Twins saved by an earlier run for `task`, if all their files are there.
-pub fn load_retest(dir: &Path, task: &Task) -> Option<Retest> {
-    let dir = dir.join("retest");
-    let record: RetestRecord =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("retest.json")).ok()?).ok()?;
-    if record.id != task.id {
-        return None;
-    }
-    Some(Retest {
+/// E0's twins from their store entry.
+fn load_retest(entry: &Entry) -> Result<Retest> {
+    let path = entry.file(RETEST_FILE);
+    let record: RetestRecord = serde_json::from_str(
+        &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+    )
+    .with_context(|| format!("reading {}", path.display()))?;
+    Ok(Retest {
         twins: [
-            Embedding::load(dir.join("a.json")).ok()?,
-            Embedding::load(dir.join("b.json")).ok()?,
+            Embedding::load(entry.file(TWIN_FILES[0]))?,
+            Embedding::load(entry.file(TWIN_FILES[1]))?,
         ],
         split_seed: record.split_seed,
         seeds: record.seeds,
@@ -442,14 +358,14 @@ mod tests {
     use task2vec_fisher::{BatchNormMode, FisherMethod};
 
     /// The reproduction's options for `method`, `size`² and `seed`, as `reproduce` builds them.
-    fn embedder(method: &str, size: usize, seed: u64) -> Embedder {
+    fn embedder(method: &str, size: usize, seed: u64, store: &Path) -> Embedder {
         let options = EmbedOptions {
             method: method.parse::<FisherMethod>().unwrap(),
             seed,
             input_size: Some(size),
             ..EmbedOptions::default()
         };
-        Embedder::new("tiny-resnet", options).unwrap()
+        Embedder::new("tiny-resnet", options, store).unwrap()
     }
 
     /// An ImageFolder of two classes of stripes, 16×16.
@@ -469,67 +385,89 @@ mod tests {
         Dataset::open(root).unwrap()
     }
 
+    fn task() -> Task {
+        serde_json::from_value(serde_json::json!({
+            "id": "stripes", "source": "test", "taxonomy": ["a", "b"], "max_samples": 12
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn reproduce_resolves_options_like_every_other_entry_point() {
-        let e = embedder("montecarlo-batch", 32, 0);
-        let resolved = e.options.resolve(&e.probe).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let e = embedder("montecarlo-batch", 32, 0, dir.path());
+        let resolved = e.runner.options().resolve(e.probe()).unwrap();
         let library = EmbedOptions {
             method: FisherMethod::MontecarloBatch,
             input_size: Some(32),
             ..EmbedOptions::default()
         }
-        .resolve(&e.probe)
+        .resolve(e.probe())
         .unwrap();
         assert_eq!(resolved, library);
         assert_eq!(resolved.batch_norm(), BatchNormMode::Train);
     }
 
+    /// The defect this replaced: a finished task was reused when only its id and taxonomy
+    /// matched, whatever the probe, method, seed or image size of the new run.
     #[test]
-    fn a_finished_task_is_reused_only_with_the_same_settings() {
+    fn a_finished_task_is_reused_only_with_the_same_settings_and_data() {
         let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
         let dataset = folder(&dir.path().join("data"));
-        let task: Task = serde_json::from_value(serde_json::json!({
-            "id": "stripes", "source": "test", "taxonomy": ["a", "b"], "max_samples": 12
-        }))
-        .unwrap();
-        let exact = embedder("exact", 32, 0);
+        let task = task();
         let bar = ProgressBar::hidden();
-        let prepared = exact.prepare(&task, &dataset, &bar).unwrap();
-        let done = exact.run(&task, &dataset, &prepared, &bar).unwrap();
+        let exact = embedder("exact", 32, 0, &store);
+        let done = exact.result_with_retest(&task, &dataset, &bar).unwrap();
         assert_eq!(done.labels, dataset.labels());
-        save_finished(&dir.path().join("done"), &done).unwrap();
-        let loaded = load_finished(&dir.path().join("done"), &task).unwrap();
-        assert!(exact.made(&loaded));
-        assert_eq!(loaded.labels, done.labels);
-        let retest = exact.retest(&task, &prepared, &bar).unwrap();
-        save_retest(&dir.path().join("done"), &task.id, &retest).unwrap();
-        let twins = load_retest(&dir.path().join("done"), &task).unwrap();
-        assert!(exact.made_retest(&twins));
-        for (method, size, seed) in [("exact", 32, 1), ("exact", 40, 0), ("montecarlo", 32, 0)] {
-            let other = embedder(method, size, seed);
-            assert!(
-                !other.made(&loaded),
+        assert_eq!(exact.store().digests().unwrap().len(), 2, "result + twins");
+        // Same settings: both come back from the store, bit for bit.
+        let again = exact.result_with_retest(&task, &dataset, &bar).unwrap();
+        assert_eq!(again.embedding.hessian(), done.embedding.hessian());
+        assert_eq!(
+            again.retest.as_ref().unwrap().twins[1].hessian(),
+            done.retest.as_ref().unwrap().twins[1].hessian()
+        );
+        assert_eq!(exact.store().digests().unwrap().len(), 2);
+        // Other settings: new entries; nothing is reused.
+        for (k, (method, size, seed)) in [("exact", 32, 1), ("exact", 40, 0), ("montecarlo", 32, 0)]
+            .into_iter()
+            .enumerate()
+        {
+            let other = embedder(method, size, seed, &store);
+            let r = other.result_with_retest(&task, &dataset, &bar).unwrap();
+            assert_eq!(
+                other.store().digests().unwrap().len(),
+                2 * (k + 2),
                 "{method} {size}² seed {seed} reused a result made with other settings"
             );
-            assert!(
-                !other.made_retest(&twins),
-                "{method} {size}² seed {seed} reused twins made with other settings"
-            );
+            assert_eq!(r.embedding.meta().seed, Some(seed));
         }
+        // The same task over other images (one replaced under the same name): recomputed.
+        image::RgbImage::from_pixel(16, 16, image::Rgb([1, 2, 3]))
+            .save(dir.path().join("data/rows/0.png"))
+            .unwrap();
+        let changed = Dataset::open(&dir.path().join("data")).unwrap();
+        exact.result(&task, &changed, &bar).unwrap();
+        assert_eq!(exact.store().digests().unwrap().len(), 9);
+        // A taxonomy edit is not a new result.
+        let renamed = Task {
+            taxonomy: vec!["z".into()],
+            ..task.clone()
+        };
+        let r = exact.result(&renamed, &dataset, &bar).unwrap();
+        assert_eq!(r.taxonomy, vec!["z".to_string()]);
+        assert_eq!(exact.store().digests().unwrap().len(), 9);
     }
 
     #[test]
     fn twins_embed_disjoint_halves_with_their_own_seeds() {
         let dir = tempfile::tempdir().unwrap();
         let dataset = folder(&dir.path().join("data"));
-        let task: Task = serde_json::from_value(serde_json::json!({
-            "id": "stripes", "source": "test", "taxonomy": ["a"], "max_samples": 12
-        }))
-        .unwrap();
-        let e = embedder("exact", 32, 7);
-        let bar = ProgressBar::hidden();
-        let prepared = e.prepare(&task, &dataset, &bar).unwrap();
-        let r = e.retest(&task, &prepared, &bar).unwrap();
+        let task = task();
+        let e = embedder("exact", 32, 7, &dir.path().join("store"));
+        let prepared = e.runner.prepare(&dataset, &Silent).unwrap();
+        let r = e.retest(&task, &prepared).unwrap();
         let seeds = retest_seeds(7);
         assert_eq!((r.split_seed, r.seeds), (seeds.split, seeds.twins));
         assert_ne!(seeds.twins[0], seeds.twins[1]);
@@ -549,7 +487,7 @@ mod tests {
             );
         }
         // Same seeds, same twins (the retest is reproducible).
-        let again = e.retest(&task, &prepared, &bar).unwrap();
+        let again = e.retest(&task, &prepared).unwrap();
         assert_eq!(again.twins[0].hessian(), r.twins[0].hessian());
     }
 }

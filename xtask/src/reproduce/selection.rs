@@ -39,7 +39,7 @@ use task2vec_model2vec::transferability::{leep, logme};
 use task2vec_model2vec::{Expert, ExpertOptions, selectors};
 
 use super::analysis::TaskResult;
-use super::embed::{self, Embedder};
+use super::embed::Embedder;
 
 /// Seeded stratified splits per (target, expert) cell of the meta-task.
 pub const REPEATS: u32 = 5;
@@ -223,7 +223,6 @@ fn zoo_members(
         let id = &entry.task.id;
         let file_stem = id.replace('/', "__");
         let expert_path = dir.join(format!("{file_stem}.expert"));
-        let source_dir = dir.join("sources").join(&file_stem);
         // The expert itself shuffles the labels it is given when asked: give it the original
         // labelling so that its file records the true source, and it permutes them the same way;
         // the source embedding is of the shuffled task it actually learns.
@@ -260,17 +259,7 @@ fn zoo_members(
             fit.expert_held_out_error,
             fit.seconds
         ));
-        let source = match embed::load_finished(&source_dir, &entry.task)
-            .filter(|done| embedder.made(done))
-        {
-            Some(done) => done,
-            None => {
-                let prepared = embedder.prepare(&entry.task, &data, bar)?;
-                let done = embedder.run(&entry.task, &data, &prepared, bar)?;
-                embed::save_finished(&source_dir, &done)?;
-                done
-            }
-        };
+        let source = embedder.result(&entry.task, &data, bar)?;
         members.push(ZooMember { expert, source });
         bar.inc(1);
     }
@@ -285,7 +274,6 @@ fn trivial_embedding(
     embedder: &Embedder,
     home: &Path,
     target_images: &BTreeSet<String>,
-    dir: &Path,
     bar: &ProgressBar,
 ) -> Result<Embedding> {
     let entry = &zoo.expert[0];
@@ -306,17 +294,7 @@ fn trivial_embedding(
         max_samples: random.len(),
         ..entry.task.clone()
     };
-    let t0_dir = dir.join("sources").join("t0");
-    let done = match embed::load_finished(&t0_dir, &task).filter(|d| embedder.made(d)) {
-        Some(d) => d,
-        None => {
-            let prepared = embedder.prepare(&task, &random, bar)?;
-            let d = embedder.run(&task, &random, &prepared, bar)?;
-            embed::save_finished(&t0_dir, &d)?;
-            d
-        }
-    };
-    Ok(done.embedding)
+    Ok(embedder.result(&task, &random, bar)?.embedding)
 }
 
 /// Transferability scores of one (target, column) cell.
@@ -450,7 +428,7 @@ pub fn run(
         bar,
         &mut expert_log,
     )?;
-    let trivial = trivial_embedding(zoo, embedder, home, &target_images, dir, bar)?;
+    let trivial = trivial_embedding(zoo, embedder, home, &target_images, bar)?;
     let experts: Vec<String> = members
         .iter()
         .map(|m| m.expert.name().to_string())

@@ -21,7 +21,7 @@ use task2vec_model2vec::model2vec::{Model2VecOptions, leave_one_target_out};
 use task2vec_model2vec::selectors;
 use task2vec_model2vec::transferability::{leep, logme};
 
-use super::embed::{self, Embedder};
+use super::embed::Embedder;
 use super::selection::{Selection, Target, imagenet_outputs};
 
 /// Seeded small training sets per target and size (the first is also embedded).
@@ -106,15 +106,7 @@ pub fn run(
                 ..target_task(target)
             };
             let tdir = size_dir.join("targets").join(id.replace('/', "__"));
-            let result = match embed::load_finished(&tdir, &task).filter(|d| embedder.made(d)) {
-                Some(d) => d,
-                None => {
-                    let prepared = embedder.prepare(&task, &small, bar)?;
-                    let d = embedder.run(&task, &small, &prepared, bar)?;
-                    embed::save_finished(&tdir, &d)?;
-                    d
-                }
-            };
+            let result = embedder.result(&task, &small, bar)?;
             embeddings.push(result);
             let row_path = tdir.join("errors.json");
             if let Some(row) = std::fs::read_to_string(&row_path)
