@@ -208,10 +208,9 @@ impl Embedder {
             .runner
             .compute(&task.id, dataset, prepared, &Silent)
             .with_context(|| format!("embedding task `{}`", task.id))?;
-        Ok(self
-            .store
+        self.store
             .put(key, |dir| result.save(dir).map_err(anyhow::Error::from))
-            .map_err(put_error)?)
+            .map_err(put_error)
     }
 
     /// The key of E0's twins of the result with key `result`: the same material plus the
