@@ -895,7 +895,9 @@ class Sweep:
             self.setup_failed(g, label, f"{self.clean(str(self.xtask))} is missing (cargo build --workspace)")
             return
         home, argv, out, n_tasks = self.reproduce_setup(sig.name.lower(), signal_in_images=False)
-        run_dir = out / f"robust-{sig.name.lower()}" / "tasks"
+        # Results live in the run's content-addressed store; a task's entry holds result.json
+        # (E0's twins are separate entries holding retest.json).
+        run_dir = out / "store" / "entries"
         tasks = range(n_tasks)
         row = Row(g, label, self.show(argv), "killed")
         first = self.interrupt(argv, sig, started=None, env={"TASK2VEC_HOME": str(home)},

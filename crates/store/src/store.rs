@@ -143,7 +143,32 @@ impl Store {
             let d = root.join(dir);
             fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
         }
-        Ok(Store { root })
+        let store = Store { root };
+        store.remove_abandoned();
+        Ok(store)
+    }
+
+    /// Removes the `.tmp/` directories of writers that died (killed mid-entry) on this host:
+    /// each is named `<host>-<pid>-…`, and one whose process no longer exists is abandoned.
+    /// Directories of other hosts and of live processes are left alone (they may be writing).
+    /// Best effort: a failure here never stops a run.
+    fn remove_abandoned(&self) {
+        let Ok(items) = fs::read_dir(self.root.join(".tmp")) else {
+            return;
+        };
+        let host = format!("{}-", host_name());
+        for item in items.flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix(&host) else {
+                continue;
+            };
+            let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid != std::process::id() && !process_alive(pid) {
+                let _ = fs::remove_dir_all(item.path());
+            }
+        }
     }
 
     /// Opens an existing store for reading: a missing directory or one without the marker is
@@ -229,7 +254,7 @@ impl Store {
     ) -> Result<Entry, PutError<E>> {
         let tmp_root = self.root.join(".tmp");
         let tmp = tempfile::Builder::new()
-            .prefix(&format!("{}-", &key.digest()[..16]))
+            .prefix(&format!("{}-{}-", writer_tag(), &key.digest()[..16]))
             .tempdir_in(&tmp_root)
             .map_err(|e| StoreError::io(&tmp_root, e))?;
         fill(tmp.path()).map_err(PutError::Fill)?;
@@ -316,6 +341,44 @@ impl Store {
         out.sort();
         Ok(out)
     }
+}
+
+/// `<host>-<pid>`: who is writing a temporary entry (see [`Store::remove_abandoned`]).
+fn writer_tag() -> String {
+    format!("{}-{}", host_name(), std::process::id())
+}
+
+/// This machine's name with anything but letters, digits and `.` replaced (it becomes part of
+/// a file name, and `-` separates the fields).
+fn host_name() -> String {
+    let name = fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "host".into());
+    let clean: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() {
+        "host".into()
+    } else {
+        clean
+    }
+}
+
+/// Whether process `pid` exists on this machine (Linux: `/proc/<pid>`; elsewhere every process
+/// counts as alive, so nothing is removed).
+fn process_alive(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// fsyncs every file of `dir` (one level: entries are flat) and `dir` itself, so that a
@@ -406,6 +469,36 @@ mod tests {
         store.put(&key, |d| write(d, "r.txt", "ok")).unwrap();
         assert!(matches!(store.lookup(&key).unwrap(), Lookup::Done(_)));
         assert!(store.failure(&key).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_killed_writer_s_temporary_entry_is_removed_and_a_live_one_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        // A process that has exited: its pid no longer exists.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let host = host_name();
+        let abandoned = tmp
+            .path()
+            .join(format!(".tmp/{host}-{dead}-0123456789abcdef-XyZ123"));
+        let live = tmp.path().join(format!(
+            ".tmp/{host}-{}-0123456789abcdef-AbC456",
+            std::process::id()
+        ));
+        let other_host = tmp
+            .path()
+            .join(format!(".tmp/{host}x-{dead}-0123456789abcdef-QqQ789"));
+        for d in [&abandoned, &live, &other_host] {
+            fs::create_dir_all(d).unwrap();
+            fs::write(d.join("embedding.json"), "{trunc").unwrap();
+        }
+        drop(store);
+        Store::open(tmp.path()).unwrap();
+        assert!(!abandoned.exists(), "a dead writer's directory is removed");
+        assert!(live.exists(), "a live writer's directory is kept");
+        assert!(other_host.exists(), "another host's directory is kept");
     }
 
     #[test]
