@@ -129,6 +129,20 @@ fn shards_make_the_same_matrix_and_nothing_is_recomputed() {
         &[],
     ));
     assert!(status.contains("5 done, 0 missing, 0 failed"), "{status}");
+    // The clustered heatmap straight from the store.
+    let mut pargs = vec![
+        "plot",
+        "matrix",
+        "--store",
+        "whole",
+        "--suite",
+        "suite.toml",
+        "--out",
+        "whole.png",
+    ];
+    pargs.extend(SETTINGS);
+    ok(task2vec(d, &pargs, &[]));
+    assert!(std::fs::metadata(d.join("whole.png")).unwrap().len() > 1000);
 
     // Three shards by flag, then by each engine's variables: every run covers the suite once.
     let engines: [Engine; 5] = [

@@ -12,19 +12,8 @@ pub struct Args {
     /// Embedding JSON files or directories of them (at least two embeddings).
     #[arg(required_unless_present = "store", conflicts_with = "store")]
     embeddings: Vec<PathBuf>,
-    /// Read the task embeddings of `--suite` from this result store (written by `task2vec run`
-    /// with the same probe and options, which the flags below give), in suite order.
-    #[arg(long, requires = "suite")]
-    store: Option<PathBuf>,
-    /// The suite whose tasks to read from `--store`.
-    #[arg(long, requires = "store")]
-    suite: Option<PathBuf>,
-    /// The settings the store's results were made with (only with --store).
-    #[command(
-        flatten,
-        next_help_heading = "Settings of the stored results (with --store)"
-    )]
-    settings: crate::cmd::run::RunSettings,
+    #[command(flatten)]
+    stored: crate::cmd::run::StoredSuite,
     /// cosine (the paper's symmetric distance), normalized-cosine, correlation, entropy, kl,
     /// asymmetric-kl, jsd.
     #[arg(long, default_value = "cosine", conflicts_with = "asymmetric")]
@@ -48,19 +37,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let embs = match (&args.store, &args.suite) {
-        (Some(store), Some(suite)) => {
-            let suite = task2vec_data::Suite::load(suite)?;
-            let store = task2vec_store::Store::open_existing(store)?;
-            let runner = args.settings.runner()?;
-            task2vec_store::suite_run::suite_embeddings(
-                &runner,
-                &store,
-                &suite,
-                &args.settings.home(),
-            )?
-        }
-        _ => io::load_embeddings(&args.embeddings)?,
+    let embs = match args.stored.embeddings()? {
+        Some(embs) => embs,
+        None => io::load_embeddings(&args.embeddings)?,
     };
     if embs.len() < 2 {
         anyhow::bail!("need at least two embeddings, got {}", embs.len());

@@ -29,11 +29,14 @@ enum Kind {
 #[derive(clap::Args)]
 struct Source {
     /// Embedding JSON files or directories of them.
-    #[arg(required_unless_present = "matrix")]
+    #[arg(required_unless_present_any = ["matrix", "store"], conflicts_with = "store")]
     embeddings: Vec<PathBuf>,
     /// A distance matrix (CSV or .npy) instead of embeddings.
-    #[arg(long, conflicts_with = "embeddings")]
+    #[arg(long, conflicts_with_all = ["embeddings", "store"])]
     matrix: Option<PathBuf>,
+    /// A suite's task embeddings from a result store instead.
+    #[command(flatten)]
+    stored: crate::cmd::run::StoredSuite,
     /// Metric used when computing distances from embeddings.
     #[arg(long, default_value = "cosine")]
     metric: Metric,
@@ -48,7 +51,10 @@ impl Source {
         if let Some(m) = &self.matrix {
             return Ok(LabeledMatrix::load(m)?);
         }
-        let embs = io::load_embeddings(&self.embeddings)?;
+        let embs = match self.stored.embeddings()? {
+            Some(embs) => embs,
+            None => io::load_embeddings(&self.embeddings)?,
+        };
         if embs.len() < 2 {
             anyhow::bail!("need at least two embeddings, got {}", embs.len());
         }

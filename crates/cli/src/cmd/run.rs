@@ -56,6 +56,44 @@ impl RunSettings {
     }
 }
 
+/// `--store DIR --suite S.toml` and the settings the results were made with: the task
+/// embeddings of a suite from a store (for `matrix` and `plot`).
+#[derive(clap::Args)]
+pub struct StoredSuite {
+    /// Read the task embeddings of `--suite` from this result store (written by `task2vec run`
+    /// with the same probe and options, which the settings flags give), in suite order.
+    #[arg(long, requires = "suite")]
+    pub store: Option<PathBuf>,
+    /// The suite whose tasks to read from `--store`.
+    #[arg(long, requires = "store")]
+    pub suite: Option<PathBuf>,
+    /// The settings the store's results were made with (only with --store).
+    #[command(
+        flatten,
+        next_help_heading = "Settings of the stored results (with --store)"
+    )]
+    pub settings: RunSettings,
+}
+
+impl StoredSuite {
+    /// The suite's task embeddings, or None without `--store`; an error names every task the
+    /// store lacks.
+    pub fn embeddings(&self) -> anyhow::Result<Option<Vec<task2vec_embedding::Embedding>>> {
+        let (Some(store), Some(suite)) = (&self.store, &self.suite) else {
+            return Ok(None);
+        };
+        let suite = Suite::load(suite)?;
+        let store = Store::open_existing(store)?;
+        let runner = self.settings.runner()?;
+        Ok(Some(task2vec_store::suite_run::suite_embeddings(
+            &runner,
+            &store,
+            &suite,
+            &self.settings.home(),
+        )?))
+    }
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// The suite file (TOML: tasks over fetched sources or datasets of your own).
