@@ -28,7 +28,8 @@ enum Command {
     /// Hierarchically cluster a distance matrix and print the leaf order.
     Cluster(cmd::cluster::Args),
     /// Draw a clustered distance-matrix heatmap or a 2-D map of embeddings.
-    Plot(cmd::plot::Args),
+    // Boxed: it can carry the stored results' settings (every embedding option).
+    Plot(Box<cmd::plot::Args>),
     /// Rank experts (embeddings of the tasks they were trained on) for a new task.
     Select(cmd::select::Args),
     /// Show an embedding's layout, dimensions, provenance and norms.
@@ -55,7 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::Distance(args) => cmd::distance::run(args),
         Command::Matrix(args) => cmd::matrix::run(*args),
         Command::Cluster(args) => cmd::cluster::run(args),
-        Command::Plot(args) => cmd::plot::run(args),
+        Command::Plot(args) => cmd::plot::run(*args),
         Command::Select(args) => cmd::select::run(args),
         Command::Info(args) => cmd::info::run(args),
         Command::Probe(args) => cmd::probe::run(args),
