@@ -4,7 +4,7 @@ class) in two taxonomy groups, and OUT/suite.toml listing them with `dataset = "
 
 Standard library only (zlib + struct PNG writer); deterministic (seeded), so every run writes the
 same bytes. Usage: make_suite.py OUT [--images N] [--size S]
-N images per dataset (split evenly over its classes), default 120: about 1 s per task with
+N images per dataset (split evenly over its classes), default 240: about 0.8 s per task with
 tiny-resnet at --input-size 32 on one core, long enough to kill an array element mid-task.
 """
 import argparse
@@ -79,7 +79,7 @@ DATASETS = [
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
-    ap.add_argument("--images", type=int, default=120)
+    ap.add_argument("--images", type=int, default=240)
     ap.add_argument("--size", type=int, default=16)
     args = ap.parse_args()
     rng = random.Random(20261201)

@@ -98,6 +98,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # munged as the munge user, with a key, socket, pid, seed and log of our own (the packaged
 # /run/munge need not exist, and a munged already running on the machine is left alone).
@@ -193,7 +195,7 @@ mkdir -p "$TASK2VEC_HOME"
 mapfile -t all_ids < <(sed -n 's/^id = "\(.*\)"$/\1/p' "$suite")
 [ "${#all_ids[@]}" = 6 ] || die "suite has ${#all_ids[@]} tasks, expected 6"
 
-# Task ids of the store's finished entries (from key.json), one per line, sorted.
+# "digest task-id" of each finished entry of a store (task.id read from its key.json).
 entry_ids() {
   python3 - "$1" <<'EOF'
 import json, sys
@@ -202,7 +204,7 @@ d = Path(sys.argv[1]) / "entries"
 ids = []
 for e in sorted(d.iterdir()) if d.is_dir() else []:
     try:
-        ids.append(json.loads((e / "key.json").read_text())["task"]["id"])
+        ids.append(e.name + " " + json.loads((e / "key.json").read_text())["task"]["id"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         sys.exit(f"entry {e}: no task.id in key.json ({err!r})")
 print("\n".join(sorted(ids)))
@@ -223,10 +225,10 @@ check_entries() {
   echo "$n"
 }
 
-# Tasks of shard I/N per `task2vec run --status --shard I/N` (missing or done), sorted.
-shard_ids() {
-  "$TASK2VEC_BIN" run "$suite" --store "$1" --status --shard "$2" "${FLAGS[@]}" \
-    | awk '$1 == "done" || $1 == "missing" { print $2 } $1 == "failed" { sub(/:$/, "", $2); print $2 }' | sort
+# "task-id digest" of every task of shard I/N of a complete store (`task2vec run --status`).
+shard_entries() {
+  "$TASK2VEC_BIN" run "$suite" --store "$1" --status --shard "$2" "${FLAGS[@]}" 2>/dev/null \
+    | awk '$1 == "done" { n = split($3, p, "/"); print $2, p[n] } $1 == "missing" || $1 == "failed" { print $2, "-" }'
 }
 
 # Waits until none of the given job ids (array or plain) is queued or running.
@@ -257,18 +259,26 @@ storeA="$work/store-A"
 [ "$(check_entries "$storeA")" = 6 ] || die "store A does not hold 6 entries"
 echo "A.csv: $(wc -l <"$work/A.csv") lines"
 
-# Shard map (the binary's own, task -> shard of 3); every task in exactly one shard.
-declare -A shard_of=()
+# Shard map (the binary's own, task -> shard of 3; every task in exactly one shard) and each
+# task's digest (its entry's name: content-addressed, the same in every store of this suite).
+declare -A shard_of=() digest_of=()
 for i in 0 1 2; do
-  mapfile -t ids < <(shard_ids "$storeA" "$i/3")
-  [ "${#ids[@]}" -ge 1 ] || die "shard $i/3 has no task"
-  for id in "${ids[@]}"; do
+  ids=()
+  while read -r id digest; do
+    [ "$digest" != - ] || die "task $id is not done in store A"
     [ -z "${shard_of[$id]:-}" ] || die "task $id in shards ${shard_of[$id]} and $i"
     shard_of[$id]=$i
-  done
+    digest_of[$id]=$digest
+    ids+=("$id")
+  done < <(shard_entries "$storeA" "$i/3")
+  [ "${#ids[@]}" -ge 1 ] || die "shard $i/3 has no task"
   echo "shard $i/3: ${ids[*]}"
 done
 [ "${#shard_of[@]}" = 6 ] || die "the 3 shards hold ${#shard_of[@]} tasks, expected 6"
+# key.json names the task (task.id) its entry holds.
+for id in "${!digest_of[@]}"; do echo "${digest_of[$id]} $id"; done | sort >"$work/A-digests.txt"
+entry_ids "$storeA" | sort | cmp -s - "$work/A-digests.txt" \
+  || die "store A's key.json task ids do not match --status: $(entry_ids "$storeA")"
 
 # ---------------------------------------------------------------------------------------------
 stamp "e. Slurm: 3-element array + merge job (store B)"
@@ -294,6 +304,7 @@ for i in 0 1 2; do
   echo "array element $i: ran, embedded $n task(s)"
 done
 grep -q "wrote $storeB/matrix.csv" "$storeB-logs/merge-$merge_id.out" || die "merge log incomplete"
+[ "$(ls "$storeB/entries")" = "$(ls "$storeA/entries")" ] || die "stores A and B hold different entries"
 
 # ---------------------------------------------------------------------------------------------
 stamp "f. fault test: SIGKILL one element mid-embedding, resubmit (store C)"
@@ -306,68 +317,69 @@ for i in 0 1; do
   if [ "$n" -ge 2 ]; then victim=$i; break; fi
 done
 [ -n "$victim" ] || die "no shard among 0/3, 1/3 has 2 tasks: cannot kill an element mid-shard"
+victim_digests=()
+for id in "${!shard_of[@]}"; do
+  [ "${shard_of[$id]}" = "$victim" ] && victim_digests+=("${digest_of[$id]}")
+done
+# Number of the victim's tasks stored in store C.
+victim_done() {
+  local d n=0
+  for d in "${victim_digests[@]}"; do [ -d "$storeC/entries/$d" ] && n=$((n + 1)); done
+  echo "$n"
+}
 attempt=0
 while :; do
   attempt=$((attempt + 1))
-  [ "$attempt" -le 3 ] || die "3 attempts, the victim always finished before it could be killed"
+  [ "$attempt" -le 3 ] || die "3 attempts, the victim always finished its shard before it could be killed"
   storeC="$work/store-C$attempt"
   submit "$storeC"
   victim_job="${array_id}_$victim"
-  echo "attempt $attempt: array job $array_id, merge job $merge_id, victim $victim_job"
-  killed=""
-  deadline=$(($(date +%s) + timeout_s))
+  echo "attempt $attempt: array job $array_id, merge job $merge_id, victim $victim_job" \
+    "(${#victim_digests[@]} tasks)"
+  # Poll the store (cheap: directory tests) until the victim's first task is stored, then its
+  # log until the next task has cached its activations (it is in the head fit / Fisher stage
+  # then), at most 0.4 s; kill then.
+  killed="" first_seen="" deadline=$(($(date +%s) + timeout_s))
+  vlog="$storeC-logs/run-$victim_job.out"
   while [ "$(date +%s)" -lt "$deadline" ]; do
-    victim_state="$(squeue -h -j "$victim_job" -o %T 2>/dev/null || true)"
-    if [ "$victim_state" = RUNNING ]; then
-      done_victim=0 missing_victim=0
-      stored="$(entry_ids "$storeC")"
-      for id in "${!shard_of[@]}"; do
-        [ "${shard_of[$id]}" = "$victim" ] || continue
-        if grep -qxF "$id" <<<"$stored"; then done_victim=$((done_victim + 1)); else missing_victim=$((missing_victim + 1)); fi
-      done
-      if [ "$done_victim" -ge 1 ] && [ "$missing_victim" -ge 1 ]; then
-        victim_jobid="$(squeue -h -j "$victim_job" -o %A)"
-        scancel --full --signal=KILL "$victim_job"
-        killed=1
+    n="$(victim_done)"
+    [ "$n" -lt "${#victim_digests[@]}" ] || break
+    if [ "$n" -ge 1 ]; then
+      [ -n "$first_seen" ] || first_seen=$(date +%s%N)
+      if [ "$(grep -c '^caching activations' "$vlog" 2>/dev/null)" -ge 2 ] \
+        || [ $(($(date +%s%N) - first_seen)) -gt 400000000 ]; then
+        scancel --full --signal=KILL "$victim_job" && killed=1
         break
       fi
-    elif [ -z "$victim_state" ] || [ "$victim_state" = COMPLETED ] || [ "$victim_state" = COMPLETING ]; then
-      break # the victim is gone: lost the race
     fi
-    sleep 0.1
+    sleep 0.02
   done
-  if [ -z "$killed" ]; then
-    echo "attempt $attempt: the victim ended before its shard's second task could be interrupted; retrying"
-    wait_jobs "$array_id" "$merge_id"
+  [ "$(date +%s)" -lt "$deadline" ] || die "the victim $victim_job stored nothing within ${timeout_s}s"
+  find "$storeC/entries" -mindepth 1 -printf '%P %i %T@\n' | sort >"$work/C-at-kill.txt"
+  at_kill="$(check_entries "$storeC")"
+  wait_jobs "$array_id" "$merge_id"
+  missing_now=$((${#victim_digests[@]} - $(victim_done)))
+  if [ -z "$killed" ] || [ "$missing_now" = 0 ]; then
+    echo "attempt $attempt: the victim finished its shard before the kill landed; retrying"
     continue
   fi
-  find "$storeC/entries" -mindepth 1 -printf '%P %i %T@\n' | sort >"$work/C-at-kill.txt"
-  echo "killed $victim_job (job $victim_jobid) with $done_victim of its shard's tasks stored," \
-    "$missing_victim to go; $(check_entries "$storeC") entries in the store"
-  # Gone from the queue, and no process of the killed job left (proctrack/linuxproc signals them all).
-  deadline=$(($(date +%s) + 30))
-  while squeue -h -r -o %i | grep -qx "$victim_job"; do
-    [ "$(date +%s)" -lt "$deadline" ] || die "killed element $victim_job still queued"
-    sleep 0.2
-  done
+  victim_jobid="$(sed -n 's/^task2vec-run: job \([0-9]*\) .*/\1/p' "$storeC-logs/run-$victim_job.out")"
+  echo "killed $victim_job (job $victim_jobid) with $n of its ${#victim_digests[@]} tasks stored" \
+    "($at_kill entries in the store then); its log ends:"
+  tail -n 3 "$storeC-logs/run-$victim_job.out" | sed 's/^/    /'
+  # No process of the killed job is left (proctrack/linuxproc signalled them all).
   for p in /proc/[0-9]*; do
     if grep -qzx "SLURM_JOB_ID=$victim_jobid" "$p/environ" 2>/dev/null; then
       die "process ${p#/proc/} of the killed job $victim_jobid is still alive: $(tr '\0' ' ' <"$p/cmdline")"
     fi
   done
+  grep -q "exit status 0" "$storeC-logs/run-$victim_job.out" && die "the killed element reported exit status 0"
   break
 done
-wait_jobs "$array_id" "$merge_id"
 [ ! -e "$storeC/matrix.csv" ] || die "the first merge job wrote a matrix although a task was missing"
 grep -q "task2vec-merge: no matrix" "$storeC-logs/merge-$merge_id.out" \
   || die "the first merge job did not report the missing task"
 n_before="$(check_entries "$storeC")"
-stored="$(entry_ids "$storeC")"
-missing_now=0
-for id in "${!shard_of[@]}"; do
-  [ "${shard_of[$id]}" = "$victim" ] && ! grep -qxF "$id" <<<"$stored" && missing_now=$((missing_now + 1))
-done
-[ "$missing_now" -ge 1 ] || die "the victim's shard is complete although its element was killed"
 find "$storeC/entries" -mindepth 1 -printf '%P %i %T@\n' | sort >"$work/C-before.txt"
 echo "round 1 over: $n_before of 6 entries, $missing_now of the victim's tasks missing;" \
   "$(find "$storeC/.tmp" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l) leftover(s) in $storeC/.tmp"
