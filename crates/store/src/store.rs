@@ -123,13 +123,25 @@ impl Store {
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let mut listing = fs::read_dir(&root).map_err(|e| StoreError::io(&root, e))?;
-                if listing.next().is_some() {
-                    return Err(StoreError::NotAStore {
-                        path: root,
-                        marker: MARKER,
-                    });
+                // Empty, or being created by another process at this very moment (array jobs
+                // start together on a new store): only the store's own names are allowed.
+                let listing = fs::read_dir(&root).map_err(|e| StoreError::io(&root, e))?;
+                for item in listing {
+                    let item = item.map_err(|e| StoreError::io(&root, e))?;
+                    let name = item.file_name();
+                    let name = name.to_string_lossy();
+                    let own = matches!(name.as_ref(), "entries" | "failed" | ".tmp")
+                        || name == MARKER
+                        || name.starts_with(".tmp-task2vec-");
+                    if !own {
+                        return Err(StoreError::NotAStore {
+                            path: root,
+                            marker: MARKER,
+                        });
+                    }
                 }
+                // Concurrent creators each rename their own complete marker into place; the
+                // contents are the same, so whichever lands last is as good as the first.
                 let m = Marker {
                     format: FORMAT,
                     written_by: concat!("task2vec-store ", env!("CARGO_PKG_VERSION")).into(),
@@ -499,6 +511,31 @@ mod tests {
         assert!(!abandoned.exists(), "a dead writer's directory is removed");
         assert!(live.exists(), "a live writer's directory is kept");
         assert!(other_host.exists(), "another host's directory is kept");
+    }
+
+    #[test]
+    fn many_processes_may_create_one_new_store_at_once() {
+        for _ in 0..20 {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path().join("new");
+            let barrier = std::sync::Barrier::new(8);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            Store::open(&root)
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    if let Err(e) = h.join().unwrap() {
+                        panic!("a concurrent creator failed: {e}");
+                    }
+                }
+            });
+            assert!(root.join(MARKER).is_file());
+        }
     }
 
     #[test]
