@@ -489,6 +489,40 @@ class Sweep:
                   [bin_, "embed", root / "tasks.csv", *EMBED, "--quiet", "--out", out / "e.json"],
                   bad_file="nothere.png", outputs=[out / "e.json"], watch=[out])
 
+    def suites(self) -> None:
+        """`task2vec run`: bad suite files, a directory that is not a store, bad shards, and a
+        task whose dataset is missing (recorded as failed; the run's other tasks finish)."""
+        g = "suites"
+        bin_ = self.bin
+        data = image_folder(self.work / "suite-data", ["cat", "dog"], 4)
+        run = [bin_, "run", "--probe", "tiny-resnet", "--input-size", "32", "--quiet"]
+        good = self.work / "good-suite.toml"
+        good.write_text(f'name = "ok"\n[[task]]\nid = "pets"\ndataset = "{data}"\n')
+        store = self.work / "suite-store"
+        for label, name, text in [
+            ("suite file that is not TOML", "garbage-suite.toml", "name = [unclosed\n"),
+            ("suite with an unknown field", "unknown-suite.toml",
+             f'name = "x"\n[[task]]\nid = "a"\ndataset = "{data}"\nmax_sample = 3\n'),
+            ("suite task with both a source and a dataset", "both-suite.toml",
+             f'name = "x"\n[[task]]\nid = "a"\nsource = "mnist"\ndataset = "{data}"\n'),
+        ]:
+            (self.work / name).write_text(text)
+            self.case(g, label, run + [self.work / name, "--store", store], bad_file=name,
+                      watch=[self.work])
+        notastore = self.work / "thesis"
+        notastore.mkdir()
+        (notastore / "chapter1.tex").write_text("x")
+        self.case(g, "--store: a non-empty directory that is not a store",
+                  run + [good, "--store", notastore], bad_file="thesis", watch=[notastore])
+        self.case(g, "--shard 3/3 (out of range)", run + [good, "--store", store, "--shard", "3/3"])
+        self.case(g, "JOB_COMPLETION_INDEX set without --shards (Kubernetes)",
+                  run + [good, "--store", store], env={"JOB_COMPLETION_INDEX": "0"})
+        missing = self.work / "missing-suite.toml"
+        missing.write_text(f'name = "m"\n[[task]]\nid = "pets"\ndataset = "{data}"\n'
+                           f'[[task]]\nid = "gone"\ndataset = "{self.work / "no-such-folder"}"\n')
+        self.case(g, "a task whose dataset folder is missing (recorded as failed, the other task finishes)",
+                  run + [missing, "--store", store], bad_file="no-such-folder")
+
     def drop_dac_caps(self) -> list[str] | None:
         """A setpriv prefix that removes root's permission bypass, or None if that fails."""
         if os.geteuid() != 0:
@@ -1080,7 +1114,7 @@ def main() -> int:
     ap.add_argument("--no-build", action="store_true", help="use the binaries in target/debug as they are")
     ap.add_argument("--out", default=str(ROOT / "docs" / "robustness.md"))
     ap.add_argument("--strict", action="store_true", help="findings fail too")
-    ap.add_argument("--only", help="run only this group (images, options, weights, embeddings, output, interrupt)")
+    ap.add_argument("--only", help="run only this group (images, options, weights, embeddings, suites, output, interrupt)")
     args = ap.parse_args()
     if not args.no_build:
         # Same feature unification as the tests: --workspace (see ARCHITECTURE.md).
@@ -1096,7 +1130,7 @@ def main() -> int:
         work = Path(tmp)
         sweep = Sweep(work, bin_path, xtask_path)
         groups = [("images", sweep.images), ("options", sweep.embed_options), ("weights", sweep.weights),
-                  ("embeddings", sweep.embeddings),
+                  ("embeddings", sweep.embeddings), ("suites", sweep.suites),
                   ("output", sweep.output_dirs), ("interrupt", sweep.interrupts)]
         for name, fn in groups:
             if args.only and name != args.only:
