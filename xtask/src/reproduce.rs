@@ -126,9 +126,13 @@ pub fn run(args: Args) -> Result<()> {
     }
     bar.finish_with_message("all tasks embedded");
     eprintln!(
-        "results in the store {} (`task2vec run {} --store …` reads the same)",
+        "results in the store {} (`task2vec run {} --store {} --probe {} --input-size {}` \
+         with the same other options reads and extends the same results)",
         embedder.store().root().display(),
-        suite_path.display()
+        suite_path.display(),
+        embedder.store().root().display(),
+        args.probe,
+        embedder.input_size()?
     );
 
     // E6: the zoo's experts against this suite's tasks as targets.
