@@ -2,6 +2,7 @@
 //! reproducing the paper's experiments. Run `cargo xtask --help`.
 use clap::{Parser, Subcommand};
 
+mod codegen;
 mod fetch;
 mod fetch_probe;
 mod reproduce;
@@ -15,6 +16,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Regenerate the probes' code from their ONNX graphs with burn-import (--check: fail
+    /// when the committed crates/probe/generated is stale).
+    Codegen(codegen::Args),
     /// Fetch a dataset source into $TASK2VEC_HOME/datasets (sha256-verified).
     Fetch(fetch::Args),
     /// Fetch a probe's pretrained weights into $TASK2VEC_HOME/probes (sha256-verified).
@@ -27,6 +31,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
+        Command::Codegen(args) => codegen::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::FetchProbe(args) => fetch_probe::run(args),
         Command::Reproduce(args) => reproduce::run(*args),

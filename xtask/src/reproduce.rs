@@ -268,7 +268,7 @@ fn write_outputs(dir: &Path, tasks: &[TaskResult], a: &analysis::Analysis) -> Re
 }
 
 /// The workspace root (xtask lives one level below it).
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)

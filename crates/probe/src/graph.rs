@@ -1,6 +1,6 @@
-//! The imported graphs: burn-import's generated models (one module per probe, built by
-//! build.rs from `graphs/<probe>.onnx.gz`) plus their tapped segments
-//! (task2vec-probe-codegen, crates/probe/codegen), behind one enum.
+//! The imported graphs: burn-import's generated models (one module per probe, generated from
+//! `graphs/<probe>.onnx.gz` by `cargo xtask codegen` and committed in `generated/`) plus their
+//! tapped segments (task2vec-probe-codegen, crates/probe/codegen), behind one enum.
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
@@ -27,8 +27,18 @@ macro_rules! generated {
     ($module:ident, $file:literal) => {
         #[allow(clippy::all, clippy::pedantic, warnings, unused)]
         pub(crate) mod $module {
-            include!(concat!(env!("OUT_DIR"), "/model/", $file, ".rs"));
-            include!(concat!(env!("OUT_DIR"), "/model/", $file, "_tapped.rs"));
+            include!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/generated/",
+                $file,
+                ".rs"
+            ));
+            include!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/generated/",
+                $file,
+                "_tapped.rs"
+            ));
         }
     };
 }

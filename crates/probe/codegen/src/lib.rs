@@ -1,4 +1,5 @@
-//! Build-time rewriter of burn-import's generated probe models (used by `crates/probe/build.rs`).
+//! Rewriter of burn-import's generated probe models (used by `cargo xtask codegen`, which
+//! commits the result in `crates/probe/generated/`).
 //!
 //! burn-import (burn-onnx 0.22, `partition(false)`) generates, for a probe graph, a
 //! non-generic `struct Model` whose fields are the layers and a straight-line forward:
@@ -39,6 +40,16 @@ mod liveness;
 mod reads;
 
 pub use error::RewriteError;
+
+/// The committed probe graphs (`crates/probe/graphs/<stem>.onnx.gz`) and where each one's
+/// weights come from. Only tiny-resnet carries real weights in its graph; the others are
+/// loaded at run time.
+pub const PROBES: &[(&str, Weights)] = &[
+    ("tiny-resnet", Weights::Embedded),
+    ("efficientnet-lite0", Weights::AtRunTime),
+    ("resnet18", Weights::AtRunTime),
+    ("resnet34", Weights::AtRunTime),
+];
 
 /// Where a generated model's weights come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
