@@ -53,6 +53,12 @@ fn burn_import_version() -> &'static str {
 
 /// Generates every probe's files into memory (via a temporary directory for burn-import).
 pub fn generate(root: &Path) -> Result<Vec<File>> {
+    // burn-import logs every node at DEBUG level through a logger it installs unless there is
+    // one already (thousands of lines): warnings only.
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .without_time()
+        .try_init();
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
     let mut files = Vec::new();
     for &(stem, weights) in PROBES {
