@@ -9,6 +9,8 @@ need=()
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v unzip >/dev/null || need+=(unzip)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
+# ci/k8s/validate.sh makes a venv (Debian's python3 lacks ensurepip without python3-venv).
+python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}"
 fi
