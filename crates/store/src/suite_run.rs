@@ -39,9 +39,7 @@ pub enum Outcome {
 pub trait RunObserver {
     /// The run starts: `tasks` of the suite's `of` belong to this shard.
     fn start(&mut self, tasks: usize, of: usize);
-    /// Task `position` (1-based) of the shard, `id`, is about to be looked up or embedded.
-    fn task(&mut self, position: usize, id: &str);
-    /// It ended so.
+    /// Task `position` (1-based) of the shard, `id`, ended so.
     fn outcome(&mut self, position: usize, id: &str, outcome: &Outcome);
     /// Per-stage progress of the task being embedded.
     fn progress(&self) -> &dyn Progress;
@@ -122,7 +120,6 @@ pub fn run_suite(
     let mut summary = RunSummary::default();
     for (k, &t) in positions.iter().enumerate() {
         let task = &suite.tasks[t];
-        observer.task(k + 1, &task.id);
         let started = Instant::now();
         let request = runner.request_key(task);
         let attempt = catch_unwind(AssertUnwindSafe(|| {

@@ -136,8 +136,6 @@ impl RunObserver for Lines {
         eprintln!("{tasks} of the suite's {of} task(s) in this run");
     }
 
-    fn task(&mut self, _position: usize, _id: &str) {}
-
     fn outcome(&mut self, position: usize, id: &str, outcome: &Outcome) {
         let what = match outcome {
             Outcome::Computed(s) => {
