@@ -22,7 +22,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::module::unfold4d;
 use burn::tensor::ops::{ConvOptions, PadMode, UnfoldOptions};
-use burn::tensor::{Gradients, Tensor};
+use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use task2vec_probe::{LayerTap, batch_norm_batch_stats, batch_norm_eval};
 
 use crate::estimator::SegmentKey;
@@ -135,7 +135,8 @@ pub fn per_sample_conv_fisher(
     chunk: usize,
 ) -> Tensor<1> {
     let n = input.dims()[0];
-    let chunk = chunk.max(1);
+    // On the CPU the kernel never unfolds, so the whole batch is one call.
+    let chunk = if on_host(&input) { n } else { chunk }.max(1);
     let mut total: Option<Tensor<1>> = None;
     let mut start = 0;
     while start < n {
@@ -158,6 +159,11 @@ pub fn per_sample_conv_fisher(
         start += len;
     }
     total.unwrap_or_else(|| Tensor::zeros([geometry.out_channels], &input.device()))
+}
+
+/// Whether `t` lives on the CPU backend, where [`crate::implicit`] computes the kernel.
+fn on_host(t: &Tensor<4>) -> bool {
+    t.device().without_autodiff() == Device::flex()
 }
 
 /// How [`per_filter_squares`] computes `Σ_j G_n[f, j]²` for a (non-depthwise) conv.
@@ -187,8 +193,42 @@ impl KernelPath {
     }
 }
 
-/// `mean_j G_n[f, j]²` for every sample and filter: `[n, C_out]`.
+/// `mean_j G_n[f, j]²` for every sample and filter: `[n, C_out]`. On the CPU backend by
+/// [`crate::implicit`] (no unfolded copy of the input), elsewhere by
+/// [`per_filter_squares_tensor`].
 pub fn per_filter_squares(
+    input: Tensor<4>,
+    delta: Tensor<4>,
+    g: &ConvGeometry,
+    path: KernelPath,
+) -> Tensor<2> {
+    if !on_host(&input) {
+        return per_filter_squares_tensor(input, delta, g, path);
+    }
+    let [n, _, h, w] = input.dims();
+    let [_, c_out, ho, wo] = delta.dims();
+    let device = input.device();
+    let host = |t: Tensor<4>| {
+        t.into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("an f32 tensor converts to Vec<f32>")
+    };
+    let squares = crate::implicit::per_filter_squares_host(
+        &host(input),
+        &host(delta),
+        n,
+        [h, w],
+        [ho, wo],
+        g,
+        path,
+    );
+    Tensor::from_data(TensorData::new(squares, [n, c_out]), &device)
+}
+
+/// [`per_filter_squares`] in burn tensor operations, on any device: unfolds the input, then a
+/// batched GEMM (or the Gram form).
+pub fn per_filter_squares_tensor(
     input: Tensor<4>,
     delta: Tensor<4>,
     g: &ConvGeometry,

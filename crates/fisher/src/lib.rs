@@ -8,6 +8,7 @@
 //! * [`sampler`]: seeded random streams, the class-balanced sampler;
 //! * [`head`]: the linear task head and its Adam fit;
 //! * [`kernel`]: the per-sample Fisher kernel (δ·unfold(a)ᵀ per sample, one backward per batch);
+//! * [`cost`]: the multiply-adds of each stage, counted from the probe's convs;
 //! * [`estimator`]: `montecarlo`, `montecarlo-batch` (REF's), `exact`, `variational`;
 //! * [`optim`]: Adam over plain tensors (variational estimator, expert tails);
 //! * [`network`]: the [`TappedNetwork`] seam the estimators run on;
@@ -37,12 +38,14 @@
 #![warn(missing_docs)]
 
 pub mod augment;
+pub mod cost;
 pub mod domain;
 pub mod error;
 pub mod estimator;
 #[cfg(feature = "clap")]
 pub mod flags;
 pub mod head;
+pub mod implicit;
 pub mod kernel;
 pub mod linear_probe;
 pub mod network;
