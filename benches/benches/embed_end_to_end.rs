@@ -12,6 +12,13 @@
 //!
 //! Without `T2V_BENCH_WEIGHTS` the probe gets deterministic formula weights: timing does not
 //! depend on the weights' values (bench_torch.py likewise uses torchvision's random init).
+//!
+//! It runs the pipeline bench_torch.py implements: no augmentation, the head and the Fisher on
+//! every image, one label per image drawn from the model (`T2V_BENCH_DEFAULTS=1` runs
+//! `embed`'s defaults instead: augmented views, half the images, four defensive draws). The
+//! JSON line also gives each stage's multiply-adds (counted from the probe's convs,
+//! `task2vec_fisher::cost`) and the rate they were done at, in GFLOP/s (2 FLOPs per
+//! multiply-add), to compare with `cargo bench --workspace --bench gemm_peak`.
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -19,7 +26,8 @@ use std::time::Instant;
 use burn::tensor::Device;
 use task2vec_benches::{bench_data, setting};
 use task2vec_data::Dataset;
-use task2vec_fisher::{EmbedOptions, FisherMethod, Progress, Task2Vec};
+use task2vec_fisher::cost::ProbeCost;
+use task2vec_fisher::{Augment, EmbedOptions, FisherMethod, LabelProposal, Progress, Task2Vec};
 use task2vec_probe::{Probe, ProbeKind};
 
 /// Wall time of every stage the pipeline reports.
@@ -58,20 +66,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => Probe::with_formula_weights(kind, &device)?,
     };
     let dataset = Dataset::open(&PathBuf::from(&data))?;
-    let options = EmbedOptions {
+    let mut options = EmbedOptions {
         method,
         skip_layers: skip,
         max_samples: Some(max_samples),
         input_size: Some(size),
         ..EmbedOptions::default()
     };
+    let defaults = setting("T2V_BENCH_DEFAULTS", "0") == "1";
+    if !defaults {
+        options.augment = Augment::None;
+        options.head_split = 0.0;
+        options.montecarlo.samples_per_image = 1;
+        options.montecarlo.proposal = LabelProposal::Model;
+    }
     let clock = StageClock::default();
     let start = Instant::now();
-    let (embedding, report) = Task2Vec::new(&probe, options, &device)?.embed(&dataset, &clock)?;
+    let (embedding, report) =
+        Task2Vec::new(&probe, options.clone(), &device)?.embed(&dataset, &clock)?;
     let total = start.elapsed().as_secs_f64();
-    let stages: serde_json::Map<String, serde_json::Value> = clock
-        .done
-        .take()
+    let stages = clock.done.take();
+    let cost = ProbeCost::of(&probe, skip, size, &device);
+    let images = report.class_counts.iter().map(|(_, c)| c).sum::<usize>() as f64;
+    let draws = (report.fisher_images.len() * options.montecarlo.samples_per_image) as f64;
+    // Multiply-adds of the stages whose work the cost model counts.
+    let work = |stage: &str| -> Option<f64> {
+        if stage.starts_with("caching") {
+            Some(images * cost.full_forward() as f64)
+        } else if stage == "fisher (montecarlo)" {
+            Some(draws * cost.fisher_draw(skip == 0) as f64)
+        } else {
+            None
+        }
+    };
+    let gflops: serde_json::Map<String, serde_json::Value> = stages
+        .iter()
+        .filter_map(|(k, s)| work(k).map(|w| (k.clone(), serde_json::json!(2.0 * w / s / 1e9))))
+        .collect();
+    let macs: serde_json::Map<String, serde_json::Value> = stages
+        .iter()
+        .filter_map(|(k, _)| work(k).map(|w| (k.clone(), serde_json::json!(w))))
+        .collect();
+    let stages: serde_json::Map<String, serde_json::Value> = stages
         .into_iter()
         .map(|(k, v)| (k, serde_json::json!(v)))
         .collect();
@@ -81,6 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "probe": kind.name(), "size": size, "skip_layers": skip, "method": method.name(),
             "images": report.class_counts.iter().map(|(_, c)| c).sum::<usize>(),
             "values": embedding.dim(), "stages_s": stages, "total_s": total,
+            "defaults": defaults, "multiply_adds": macs, "gflop_per_s": gflops,
             "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         })
     );

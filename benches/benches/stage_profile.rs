@@ -1,0 +1,200 @@
+//! Where the time of `embed` goes, per phase and per conv (docs/performance.md): one batch of
+//! random images at the split point, timed phase by phase (the CPU backend runs synchronously,
+//! so wall time per call is the op's time):
+//!
+//! * the gradient-free forward (caching);
+//! * the Fisher stage's three parts: the tapped forward on the autodiff device, the backward to
+//!   every conv output, the per-sample kernel;
+//! * a plain training-style forward+backward (input and weight gradients), the yardstick;
+//! * per conv: burn's conv forward and the kernel, each with its multiply-adds and GFLOP/s.
+//!
+//! Prints one JSON object. Run: `T2V_BENCH_PROBE=resnet18 T2V_BENCH_SIZE=224
+//! cargo bench --workspace --bench stage_profile`.
+use std::time::Instant;
+
+use burn::nn::conv::Conv2d;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor};
+use rand::SeedableRng;
+use task2vec_benches::setting;
+use task2vec_fisher::estimator::label_tensor;
+use task2vec_fisher::head::LinearHead;
+use task2vec_fisher::kernel::per_sample_conv_fisher;
+use task2vec_fisher::kernel::{ConvGeometry, KernelPath, OutputGradTap, WeightLeafTap};
+use task2vec_fisher::testing::random_inputs;
+use task2vec_fisher::{BatchNormMode, ProbeTail, TappedNetwork};
+use task2vec_probe::{LayerTap, PassThrough, Probe, ProbeKind};
+
+/// Median seconds of `repeats` calls of `f`.
+fn time(repeats: usize, mut f: impl FnMut()) -> f64 {
+    let mut v: Vec<f64> = (0..repeats)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Records every conv's layer, geometry and input size.
+#[derive(Default)]
+struct Recorder {
+    convs: Vec<(usize, Conv2d, [usize; 4])>,
+}
+
+impl LayerTap for Recorder {
+    fn conv(&mut self, index: usize, conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
+        self.convs.push((index, conv.clone(), input.dims()));
+        conv.forward(input)
+    }
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().skip(1).any(|a| !a.starts_with('-')) {
+        return Ok(());
+    }
+    let kind: ProbeKind = setting("T2V_BENCH_PROBE", "resnet18").parse()?;
+    let size: usize = setting("T2V_BENCH_SIZE", "224").parse()?;
+    let batch: usize = setting("T2V_BENCH_BATCH", "32").parse()?;
+    let repeats: usize = setting("T2V_BENCH_REPEATS", "3").parse()?;
+    let device = Device::flex();
+    let probe = Probe::with_formula_weights(kind, &device)?;
+    let x = random_inputs([batch, 3, size, size], 1, &device);
+    let head = LinearHead::init(
+        4,
+        probe.feature_dim(),
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(2),
+    );
+    let network = ProbeTail {
+        probe: &probe,
+        split: 0,
+    };
+    let labels: Vec<usize> = (0..batch).map(|i| i % 4).collect();
+    let weights = Tensor::<1>::ones([batch], &device);
+
+    let mut phases = serde_json::Map::new();
+    let mut phase = |name: &str, s: f64| {
+        eprintln!("{name}: {s:.3} s");
+        phases.insert(name.into(), serde_json::json!(s));
+    };
+    phase(
+        "forward, no grad",
+        time(repeats, || {
+            drop(host(probe.features_from(0, x.clone(), &mut PassThrough)))
+        }),
+    );
+    // The Fisher stage's parts, on one batch, as montecarlo runs them.
+    let (mut fwd, mut bwd, mut ker) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let mut tap = OutputGradTap::new(false);
+        let log_probs = log_softmax(
+            head.apply(network.features(x.clone().autodiff(), &mut tap)),
+            1,
+        );
+        let loss: Tensor<1> = log_probs
+            .clone()
+            .gather(1, label_tensor(&labels, &log_probs))
+            .sum()
+            .neg();
+        let _ = host(loss.clone().inner());
+        fwd.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let grads = loss.backward();
+        bwd.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for (_, v) in tap.per_filter(&grads, &weights, batch) {
+            let _ = host(v);
+        }
+        ker.push(t.elapsed().as_secs_f64());
+    }
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    phase("fisher: tapped forward (autodiff)", med(fwd));
+    phase("fisher: backward to conv outputs", med(bwd));
+    phase("fisher: per-sample kernel", med(ker));
+    phase(
+        "plain forward+backward (weight grads)",
+        time(repeats, || {
+            let mut tap = WeightLeafTap::new(BatchNormMode::Eval, false);
+            let log_probs = log_softmax(
+                head.apply(network.features(x.clone().autodiff(), &mut tap)),
+                1,
+            );
+            let loss: Tensor<1> = log_probs
+                .clone()
+                .gather(1, label_tensor(&labels, &log_probs))
+                .sum()
+                .neg();
+            let grads = loss.backward();
+            for (_, g) in tap.squared_per_filter(&grads) {
+                let _ = host(g);
+            }
+        }),
+    );
+
+    // Per conv, on random inputs and output gradients of the layer's shapes.
+    let mut recorder = Recorder::default();
+    let _ = probe.features_from(0, x.clone().narrow(0, 0, 1), &mut recorder);
+    let mut layers = Vec::new();
+    for (index, conv, [_, c, h, w]) in recorder.convs {
+        let name = probe.conv_layout()[index].name.clone();
+        let g = ConvGeometry::of(&conv, [h, w]);
+        let a = random_inputs([batch, c, h, w], 3, &device);
+        let out = conv.forward(a.clone());
+        let [_, c_out, ho, wo] = out.dims();
+        let delta = random_inputs([batch, c_out, ho, wo], 4, &device);
+        let positions = ho * wo;
+        let out_g = c_out / g.groups;
+        let macs = (batch * c_out * positions * g.fan_in()) as f64;
+        let path = KernelPath::Auto.resolve(positions, g.fan_in(), out_g);
+        let kernel_macs = if g.in_channels == g.groups && out_g == 1 {
+            macs
+        } else if path == KernelPath::Gram {
+            (batch * g.groups * positions * positions * (g.fan_in() + out_g)) as f64
+        } else {
+            macs
+        };
+        let forward_s = time(repeats, || drop(host(conv.forward(a.clone()))));
+        let kernel_s = time(repeats, || {
+            drop(host(per_sample_conv_fisher(
+                a.clone(),
+                delta.clone(),
+                &g,
+                weights.clone(),
+                batch,
+            )))
+        });
+        let gflops = |m: f64, s: f64| 2.0 * m / s / 1e9;
+        eprintln!(
+            "{name:28} {:7} forward {:6.1} kernel {:6.1} GFLOP/s",
+            format!("{path:?}"),
+            gflops(macs, forward_s),
+            gflops(kernel_macs, kernel_s)
+        );
+        layers.push(serde_json::json!({
+            "layer": name, "input": [c, h, w], "output": [c_out, ho, wo], "groups": g.groups,
+            "path": format!("{path:?}"), "forward_macs": macs, "kernel_macs": kernel_macs,
+            "forward_s": forward_s, "kernel_s": kernel_s,
+        }));
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "probe": kind.name(), "size": size, "batch": batch, "phases_s": phases,
+            "layers": layers,
+        })
+    );
+    Ok(())
+}
