@@ -109,10 +109,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = host(loss.clone().inner());
         fwd.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        let grads = loss.backward();
+        let mut grads = loss.backward();
         bwd.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        for (_, v) in tap.per_filter(&grads, &weights, batch) {
+        for (_, v) in tap.per_filter(&mut grads, &weights, batch) {
             let _ = host(v);
         }
         ker.push(t.elapsed().as_secs_f64());

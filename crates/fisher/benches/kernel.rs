@@ -42,8 +42,8 @@ fn bench(c: &mut Criterion) {
             let mut tap = OutputGradTap::new(false);
             let logp = log_softmax(head.apply(net.features(x.clone().autodiff(), &mut tap)), 1);
             let loss: Tensor<1> = logp.gather(1, labels(n, &device)).sum().neg();
-            let grads = loss.backward();
-            tap.per_filter(&grads, &weights, 8)
+            let mut grads = loss.backward();
+            tap.per_filter(&mut grads, &weights, 8)
         })
     });
     group.bench_function("naive (batch-1 backward per sample)", |b| {

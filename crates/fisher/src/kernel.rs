@@ -134,9 +134,17 @@ pub fn per_sample_conv_fisher(
     sample_weights: Tensor<1>,
     chunk: usize,
 ) -> Tensor<1> {
+    if on_host(&input) {
+        // On the CPU the kernel never unfolds: the whole batch is one call, and the tensors are
+        // handed over without a clone so that reading them is a move, not a copy.
+        let squares = per_filter_squares(input, output_grad, geometry, KernelPath::Auto);
+        return squares
+            .mul(sample_weights.unsqueeze_dim::<2>(1))
+            .sum_dim(0)
+            .squeeze_dim::<1>(0);
+    }
     let n = input.dims()[0];
-    // On the CPU the kernel never unfolds, so the whole batch is one call.
-    let chunk = if on_host(&input) { n } else { chunk }.max(1);
+    let chunk = chunk.max(1);
     let mut total: Option<Tensor<1>> = None;
     let mut start = 0;
     while start < n {
@@ -363,10 +371,11 @@ impl OutputGradTap {
     }
 
     /// After `loss.backward()`: per-filter Fisher contributions `Σ_n w_n g_n²` of every recorded
-    /// layer, in forward order. `weights` is `[N]` on the plain (non-autodiff) device.
+    /// layer, in forward order. `weights` is `[N]` on the plain (non-autodiff) device. The
+    /// output gradients are taken out of `grads` (so the kernel reads them without a copy).
     pub fn per_filter(
         self,
-        grads: &Gradients,
+        grads: &mut Gradients,
         weights: &Tensor<1>,
         chunk: usize,
     ) -> Vec<(SegmentKey, Tensor<1>)> {
@@ -379,7 +388,7 @@ impl OutputGradTap {
                     let r = convs.next().expect("one record per conv key");
                     let delta = r
                         .probe
-                        .grad(grads)
+                        .grad_remove(grads)
                         .unwrap_or_else(|| r.probe.clone().inner().zeros_like());
                     let v =
                         per_sample_conv_fisher(r.input, delta, &r.geometry, weights.clone(), chunk);
@@ -389,7 +398,7 @@ impl OutputGradTap {
                     let r = bns.next().expect("one record per bn key");
                     let delta = r
                         .probe
-                        .grad(grads)
+                        .grad_remove(grads)
                         .unwrap_or_else(|| r.probe.clone().inner().zeros_like());
                     let v = per_sample_gamma_fisher(r.normalized, delta, weights.clone());
                     (SegmentKey::BnGamma(r.index), v)

@@ -170,13 +170,13 @@ fn per_sample_kernel_equals_a_naive_per_sample_loop() {
         1,
     );
     let loss: Tensor<1> = logp.gather(1, label_t(&labels)).sum().neg();
-    let grads = loss.backward();
+    let mut grads = loss.backward();
     let w = Tensor::<1>::from_data(
         TensorData::new(weights.iter().map(|&v| v as f32).collect::<Vec<_>>(), [n]),
         &device,
     );
     let kernel: Vec<(SegmentKey, Vec<f64>)> = tap
-        .per_filter(&grads, &w, 2)
+        .per_filter(&mut grads, &w, 2)
         .into_iter()
         .map(|(k, t)| (k, host(t.reshape([-1, 1, 1, 1]))))
         .collect();

@@ -40,9 +40,9 @@ pub fn estimate(
                 .gather(1, label_tensor(&vec![y; len], &log_probs))
                 .sum()
                 .neg();
-            let grads = loss.backward();
+            let mut grads = loss.backward();
             let w = weight_tensor(&weights, task.inputs);
-            acc.add(tap.per_filter(&grads, &w, len), 1.0)?;
+            acc.add(tap.per_filter(&mut grads, &w, len), 1.0)?;
             progress.advance(1);
         }
         start += len;

@@ -54,8 +54,11 @@ pub fn estimate(
                 let weights = weight_tensor(&weighted, task.inputs);
                 let targets = label_tensor(&labels, &log_probs);
                 let loss: Tensor<1> = log_probs.gather(1, targets).sum().neg();
-                let grads = loss.backward();
-                acc.add(tap.per_filter(&grads, &weights, len), 1.0 / draws as f64)?;
+                let mut grads = loss.backward();
+                acc.add(
+                    tap.per_filter(&mut grads, &weights, len),
+                    1.0 / draws as f64,
+                )?;
                 progress.advance(1);
             }
             start += len;
