@@ -45,15 +45,22 @@ impl LayerTap for PassThrough {}
 /// BatchNorm with the stored running statistics (eval mode), written out explicitly so that it
 /// does not depend on burn's `training` flag: on an autodiff device burn's own `BatchNorm::forward`
 /// switches to batch statistics and overwrites the running averages (docs/burn-notes.md pitfall 2).
+///
+/// Written as one per-channel affine map, `x·s + t` with `s = γ/√(σ²+ε)` and `t = β − μ·s`
+/// computed on the C channels: two passes over the activations instead of three (the BatchNorms
+/// of a ResNet touch as many values as its convs output; docs/performance.md).
 pub fn batch_norm_eval(bn: &BatchNorm, input: Tensor<4>) -> Tensor<4> {
     let channels = bn.gamma.val().dims()[0];
     let shape = [1, channels, 1, 1];
     let mean = bn.running_mean.value().reshape(shape);
     let var = bn.running_var.value().reshape(shape);
-    let inv_std = var.add_scalar(bn.epsilon).sqrt().recip();
-    let gamma = bn.gamma.val().reshape(shape);
-    let beta = bn.beta.val().reshape(shape);
-    input.sub(mean).mul(inv_std.mul(gamma)).add(beta)
+    let scale = var
+        .add_scalar(bn.epsilon)
+        .sqrt()
+        .recip()
+        .mul(bn.gamma.val().reshape(shape));
+    let shift = bn.beta.val().reshape(shape).sub(mean.mul(scale.clone()));
+    input.mul(scale).add(shift)
 }
 
 /// BatchNorm with the statistics of the current batch (REF's behaviour, which runs the probe in

@@ -216,9 +216,12 @@ impl LayerTap for TailTap<'_> {
         let shape = [1, channels, 1, 1];
         let mean = bn.running_mean.value().reshape(shape);
         let var = bn.running_var.value().reshape(shape);
-        let inv_std = var.add_scalar(bn.epsilon).sqrt().recip();
-        let gamma = p.gamma.clone().reshape(shape);
-        let beta = p.beta.clone().reshape(shape);
-        input.sub(mean).mul(inv_std.mul(gamma)).add(beta)
+        let scale = var
+            .add_scalar(bn.epsilon)
+            .sqrt()
+            .recip()
+            .mul(p.gamma.clone().reshape(shape));
+        let shift = p.beta.clone().reshape(shape).sub(mean.mul(scale.clone()));
+        input.mul(scale).add(shift)
     }
 }
