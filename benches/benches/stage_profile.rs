@@ -92,20 +92,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             drop(host(probe.features_from(0, x.clone(), &mut PassThrough)))
         }),
     );
+    // The loss of the batch's labels through `tap`, on the autodiff device.
+    let loss_of = |tap: &mut dyn LayerTap| -> Tensor<1> {
+        let log_probs = log_softmax(head.apply(network.features(x.clone().autodiff(), tap)), 1);
+        let targets = label_tensor(&labels, &log_probs);
+        log_probs.gather(1, targets).sum().neg()
+    };
     // The Fisher stage's parts, on one batch, as montecarlo runs them.
     let (mut fwd, mut bwd, mut ker) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeats {
         let t = Instant::now();
         let mut tap = OutputGradTap::new(false);
-        let log_probs = log_softmax(
-            head.apply(network.features(x.clone().autodiff(), &mut tap)),
-            1,
-        );
-        let loss: Tensor<1> = log_probs
-            .clone()
-            .gather(1, label_tensor(&labels, &log_probs))
-            .sum()
-            .neg();
+        let loss = loss_of(&mut tap);
         let _ = host(loss.clone().inner());
         fwd.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
@@ -128,16 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "plain forward+backward (weight grads)",
         time(repeats, || {
             let mut tap = WeightLeafTap::new(BatchNormMode::Eval, false);
-            let log_probs = log_softmax(
-                head.apply(network.features(x.clone().autodiff(), &mut tap)),
-                1,
-            );
-            let loss: Tensor<1> = log_probs
-                .clone()
-                .gather(1, label_tensor(&labels, &log_probs))
-                .sum()
-                .neg();
-            let grads = loss.backward();
+            let grads = loss_of(&mut tap).backward();
             for (_, g) in tap.squared_per_filter(&grads) {
                 let _ = host(g);
             }

@@ -31,7 +31,9 @@ pub use error::ProbeError;
 pub use layout::{BnInfo, ConvInfo, SplitPoint};
 pub use preprocess::{Preprocess, load_image};
 pub use probe::{Probe, ProbeKind};
-pub use tap::{LayerTap, PassThrough, batch_norm_batch_stats, batch_norm_eval};
+pub use tap::{
+    LayerTap, PassThrough, batch_norm_batch_stats, batch_norm_eval, batch_norm_eval_affine,
+};
 pub use weights::cache_dir;
 
 /// burn's device type, re-exported so that users need no direct burn dependency.

@@ -50,7 +50,18 @@ impl LayerTap for PassThrough {}
 /// computed on the C channels: two passes over the activations instead of three (the BatchNorms
 /// of a ResNet touch as many values as its convs output; docs/performance.md).
 pub fn batch_norm_eval(bn: &BatchNorm, input: Tensor<4>) -> Tensor<4> {
-    let channels = bn.gamma.val().dims()[0];
+    batch_norm_eval_affine(bn, bn.gamma.val(), bn.beta.val(), input)
+}
+
+/// [`batch_norm_eval`] with `bn`'s running statistics but the given γ and β `[C]` (e.g. an
+/// expert's fine-tuned ones, which may track gradients).
+pub fn batch_norm_eval_affine(
+    bn: &BatchNorm,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    input: Tensor<4>,
+) -> Tensor<4> {
+    let channels = gamma.dims()[0];
     let shape = [1, channels, 1, 1];
     let mean = bn.running_mean.value().reshape(shape);
     let var = bn.running_var.value().reshape(shape);
@@ -58,8 +69,8 @@ pub fn batch_norm_eval(bn: &BatchNorm, input: Tensor<4>) -> Tensor<4> {
         .add_scalar(bn.epsilon)
         .sqrt()
         .recip()
-        .mul(bn.gamma.val().reshape(shape));
-    let shift = bn.beta.val().reshape(shape).sub(mean.mul(scale.clone()));
+        .mul(gamma.reshape(shape));
+    let shift = beta.reshape(shape).sub(mean.mul(scale.clone()));
     input.mul(scale).add(shift)
 }
 

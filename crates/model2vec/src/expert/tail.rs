@@ -210,18 +210,7 @@ impl LayerTap for TailTap<'_> {
         let Some(p) = self.params.bns.get(&index) else {
             return task2vec_probe::batch_norm_eval(bn, input);
         };
-        // Eval-mode BatchNorm (the probe's running statistics, never updated) with our γ, β:
-        // the same formula as `task2vec_probe::batch_norm_eval`.
-        let channels = p.gamma.dims()[0];
-        let shape = [1, channels, 1, 1];
-        let mean = bn.running_mean.value().reshape(shape);
-        let var = bn.running_var.value().reshape(shape);
-        let scale = var
-            .add_scalar(bn.epsilon)
-            .sqrt()
-            .recip()
-            .mul(p.gamma.clone().reshape(shape));
-        let shift = p.beta.clone().reshape(shape).sub(mean.mul(scale.clone()));
-        input.mul(scale).add(shift)
+        // Eval-mode BatchNorm (the probe's running statistics, never updated) with our γ, β.
+        task2vec_probe::batch_norm_eval_affine(bn, p.gamma.clone(), p.beta.clone(), input)
     }
 }
