@@ -51,6 +51,14 @@ impl Progress for StageClock {
     }
 }
 
+/// The process's peak resident memory (Linux `VmHWM`), in MiB; `None` where it is not exposed.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(data) = bench_data("embed_end_to_end") else {
         return Ok(());
@@ -118,6 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "images": report.class_counts.iter().map(|(_, c)| c).sum::<usize>(),
             "values": embedding.dim(), "stages_s": stages, "total_s": total,
             "defaults": defaults, "multiply_adds": macs, "gflop_per_s": gflops,
+            "peak_rss_mib": peak_rss_mib(),
             "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         })
     );
