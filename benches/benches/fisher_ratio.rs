@@ -9,7 +9,7 @@ use std::time::Instant;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
-use task2vec_benches::setting;
+use task2vec_benches::{another_bench_named, median, setting};
 use task2vec_fisher::estimator::{FisherTask, label_tensor, montecarlo};
 use task2vec_fisher::head::LinearHead;
 use task2vec_fisher::kernel::WeightLeafTap;
@@ -29,14 +29,9 @@ struct Config {
     max_ratio: f64,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if std::env::args().skip(1).any(|a| !a.starts_with('-')) {
-        return Ok(()); // `cargo bench` named another bench
+    if another_bench_named() {
+        return Ok(());
     }
     let path = setting(
         "T2V_RATIO_CONFIG",

@@ -16,26 +16,27 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
-use task2vec_benches::setting;
+use task2vec_benches::{another_bench_named, median, setting};
+use task2vec_fisher::cost::ProbeCost;
 use task2vec_fisher::estimator::label_tensor;
 use task2vec_fisher::head::LinearHead;
 use task2vec_fisher::kernel::per_sample_conv_fisher;
-use task2vec_fisher::kernel::{ConvGeometry, KernelPath, OutputGradTap, WeightLeafTap};
+use task2vec_fisher::kernel::{ConvGeometry, OutputGradTap, WeightLeafTap};
 use task2vec_fisher::testing::random_inputs;
 use task2vec_fisher::{BatchNormMode, ProbeTail, TappedNetwork};
 use task2vec_probe::{LayerTap, PassThrough, Probe, ProbeKind};
 
 /// Median seconds of `repeats` calls of `f`.
 fn time(repeats: usize, mut f: impl FnMut()) -> f64 {
-    let mut v: Vec<f64> = (0..repeats)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    median(
+        (0..repeats)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
 }
 
 /// Records every conv's layer, geometry and input size.
@@ -59,7 +60,7 @@ fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if std::env::args().skip(1).any(|a| !a.starts_with('-')) {
+    if another_bench_named() {
         return Ok(());
     }
     let kind: ProbeKind = setting("T2V_BENCH_PROBE", "resnet18").parse()?;
@@ -115,13 +116,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         ker.push(t.elapsed().as_secs_f64());
     }
-    let med = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    phase("fisher: tapped forward (autodiff)", med(fwd));
-    phase("fisher: backward to conv outputs", med(bwd));
-    phase("fisher: per-sample kernel", med(ker));
+    phase("fisher: tapped forward (autodiff)", median(fwd));
+    phase("fisher: backward to conv outputs", median(bwd));
+    phase("fisher: per-sample kernel", median(ker));
     phase(
         "plain forward+backward (weight grads)",
         time(repeats, || {
@@ -133,28 +130,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
     );
 
-    // Per conv, on random inputs and output gradients of the layer's shapes.
+    // Per conv, on random inputs and output gradients of the layer's shapes; the multiply-adds
+    // and the kernel's path are the cost model's (`task2vec_fisher::cost`).
     let mut recorder = Recorder::default();
     let _ = probe.features_from(0, x.clone().narrow(0, 0, 1), &mut recorder);
+    let cost = ProbeCost::of(&probe, 0, size, &device);
+    assert_eq!(cost.after_split.len(), recorder.convs.len());
     let mut layers = Vec::new();
-    for (index, conv, [_, c, h, w]) in recorder.convs {
+    for ((index, conv, [_, c, h, w]), conv_cost) in
+        recorder.convs.into_iter().zip(&cost.after_split)
+    {
+        assert_eq!(index, conv_cost.index);
         let name = probe.conv_layout()[index].name.clone();
         let g = ConvGeometry::of(&conv, [h, w]);
         let a = random_inputs([batch, c, h, w], 3, &device);
         let out = conv.forward(a.clone());
         let [_, c_out, ho, wo] = out.dims();
         let delta = random_inputs([batch, c_out, ho, wo], 4, &device);
-        let positions = ho * wo;
-        let out_g = c_out / g.groups;
-        let macs = (batch * c_out * positions * g.fan_in()) as f64;
-        let path = KernelPath::Auto.resolve(positions, g.fan_in(), out_g);
-        let kernel_macs = if g.in_channels == g.groups && out_g == 1 {
-            macs
-        } else if path == KernelPath::Gram {
-            (batch * g.groups * positions * positions * (g.fan_in() + out_g)) as f64
-        } else {
-            macs
-        };
+        let macs = (batch as u64 * conv_cost.forward) as f64;
+        let kernel_macs = (batch as u64 * conv_cost.kernel) as f64;
+        let path = conv_cost
+            .path
+            .map_or_else(|| "depthwise".to_string(), |p| format!("{p:?}"));
         let forward_s = time(repeats, || drop(host(conv.forward(a.clone()))));
         let kernel_s = time(repeats, || {
             drop(host(per_sample_conv_fisher(
@@ -167,14 +164,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         let gflops = |m: f64, s: f64| 2.0 * m / s / 1e9;
         eprintln!(
-            "{name:28} {:7} forward {:6.1} kernel {:6.1} GFLOP/s",
-            format!("{path:?}"),
+            "{name:28} {path:9} forward {:6.1} kernel {:6.1} GFLOP/s",
             gflops(macs, forward_s),
             gflops(kernel_macs, kernel_s)
         );
         layers.push(serde_json::json!({
             "layer": name, "input": [c, h, w], "output": [c_out, ho, wo], "groups": g.groups,
-            "path": format!("{path:?}"), "forward_macs": macs, "kernel_macs": kernel_macs,
+            "path": path, "forward_macs": macs, "kernel_macs": kernel_macs,
             "forward_s": forward_s, "kernel_s": kernel_s,
         }));
     }

@@ -25,7 +25,7 @@ use burn::tensor::ops::{ConvOptions, PadMode, UnfoldOptions};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use task2vec_probe::{LayerTap, batch_norm_batch_stats, batch_norm_eval};
 
-use crate::estimator::SegmentKey;
+use crate::estimator::{SegmentKey, host_f32};
 use crate::options::BatchNormMode;
 
 /// How a conv saw its input: everything needed to unfold that input the same way.
@@ -216,12 +216,7 @@ pub fn per_filter_squares(
     let [n, _, h, w] = input.dims();
     let [_, c_out, ho, wo] = delta.dims();
     let device = input.device();
-    let host = |t: Tensor<4>| {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("an f32 tensor converts to Vec<f32>")
-    };
+    let host = |t: Tensor<4>| host_f32(t).expect("a float tensor reads back as f32");
     let squares = crate::implicit::per_filter_squares_host(
         &host(input),
         &host(delta),
