@@ -8,6 +8,8 @@
 //! * a plain training-style forward+backward (input and weight gradients), the yardstick;
 //! * per conv: burn's conv forward and the kernel, each with its multiply-adds and GFLOP/s.
 //!
+//! Every phase's GFLOP/s counts the multiply-adds of `task2vec_fisher::cost::ProbeCost`.
+//!
 //! Prints one JSON object. Run: `T2V_BENCH_PROBE=resnet18 T2V_BENCH_SIZE=224
 //! cargo bench --workspace --bench stage_profile`.
 use std::time::Instant;
@@ -82,10 +84,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let labels: Vec<usize> = (0..batch).map(|i| i % 4).collect();
     let weights = Tensor::<1>::ones([batch], &device);
 
+    // Each phase's multiply-adds per image, from the cost model (the split is the input).
+    let cost = ProbeCost::of(&probe, 0, size, &device);
+    let work = |name: &str| match name {
+        "forward, no grad" => cost.full_forward(),
+        "fisher: tapped forward (autodiff)" => cost.tail_forward(),
+        "fisher: backward to conv outputs" => cost.backward_data(true),
+        "fisher: per-sample kernel" => cost.kernel(),
+        "plain forward+backward (weight grads)" => cost.plain_forward_backward(true),
+        other => unreachable!("no cost model for phase `{other}`"),
+    };
     let mut phases = serde_json::Map::new();
+    let mut rates = serde_json::Map::new();
     let mut phase = |name: &str, s: f64| {
-        eprintln!("{name}: {s:.3} s");
+        let gflops = 2.0 * (batch as u64 * work(name)) as f64 / s / 1e9;
+        eprintln!("{name}: {s:.3} s, {gflops:.1} GFLOP/s");
         phases.insert(name.into(), serde_json::json!(s));
+        rates.insert(name.into(), serde_json::json!(gflops));
     };
     phase(
         "forward, no grad",
@@ -134,7 +149,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // and the kernel's path are the cost model's (`task2vec_fisher::cost`).
     let mut recorder = Recorder::default();
     let _ = probe.features_from(0, x.clone().narrow(0, 0, 1), &mut recorder);
-    let cost = ProbeCost::of(&probe, 0, size, &device);
     assert_eq!(cost.after_split.len(), recorder.convs.len());
     let mut layers = Vec::new();
     for ((index, conv, [_, c, h, w]), conv_cost) in
@@ -178,6 +192,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "probe": kind.name(), "size": size, "batch": batch, "phases_s": phases,
+            "phases_gflop_per_s": rates,
             "layers": layers,
         })
     );
