@@ -10,6 +10,9 @@
 //!     cargo bench --workspace --bench embed_end_to_end
 //! ```
 //!
+//! `T2V_BENCH_CACHE_BUDGET` (e.g. `0`, `2G`) sets the activation cache's memory budget; the
+//! JSON line gives the process's peak resident memory and whether the cache spilled.
+//!
 //! Without `T2V_BENCH_WEIGHTS` the probe gets deterministic formula weights: timing does not
 //! depend on the weights' values (bench_torch.py likewise uses torchvision's random init).
 //!
@@ -26,8 +29,11 @@ use std::time::Instant;
 use burn::tensor::Device;
 use task2vec_benches::{bench_data, setting};
 use task2vec_data::Dataset;
+use task2vec_fisher::activations::parse_cache_budget;
 use task2vec_fisher::cost::ProbeCost;
-use task2vec_fisher::{Augment, EmbedOptions, FisherMethod, LabelProposal, Progress, Task2Vec};
+use task2vec_fisher::{
+    Augment, DEFAULT_CACHE_BUDGET, EmbedOptions, FisherMethod, LabelProposal, Progress, Task2Vec,
+};
 use task2vec_probe::{Probe, ProbeKind};
 
 /// Wall time of every stage the pipeline reports.
@@ -49,14 +55,6 @@ impl Progress for StageClock {
             self.done.borrow_mut().push((name, s));
         }
     }
-}
-
-/// The process's peak resident memory (Linux `VmHWM`), in MiB; `None` where it is not exposed.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -88,10 +86,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         options.montecarlo.samples_per_image = 1;
         options.montecarlo.proposal = LabelProposal::Model;
     }
+    let budget = match std::env::var("T2V_BENCH_CACHE_BUDGET") {
+        Ok(text) => parse_cache_budget(&text)?,
+        Err(_) => DEFAULT_CACHE_BUDGET,
+    };
     let clock = StageClock::default();
     let start = Instant::now();
-    let (embedding, report) =
-        Task2Vec::new(&probe, options.clone(), &device)?.embed(&dataset, &clock)?;
+    let (embedding, report) = Task2Vec::new(&probe, options.clone(), &device)?
+        .with_cache_budget(budget)
+        .embed(&dataset, &clock)?;
     let total = start.elapsed().as_secs_f64();
     let stages = clock.done.take();
     let cost = ProbeCost::of(&probe, skip, size, &device);
@@ -126,7 +129,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "images": report.class_counts.iter().map(|(_, c)| c).sum::<usize>(),
             "values": embedding.dim(), "stages_s": stages, "total_s": total,
             "defaults": defaults, "multiply_adds": macs, "gflop_per_s": gflops,
-            "peak_rss_mib": peak_rss_mib(),
+            "peak_rss_mib": report.peak_rss_bytes.map(|b| b as f64 / (1u64 << 20) as f64),
+            "cache_mib": report.cache.bytes as f64 / (1u64 << 20) as f64,
+            "cache_spilled": report.cache.spilled, "cache_budget_mib": budget >> 20,
             "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         })
     );

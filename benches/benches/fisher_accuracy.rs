@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use task2vec_benches::{bench_data, setting};
@@ -74,13 +74,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         split: skip,
     };
     let subset_task = |idx: &[usize]| {
-        let index = Tensor::<1, Int>::from_data(
-            TensorData::new(idx.iter().map(|&i| i as i64).collect(), [idx.len()]),
-            &device,
-        );
-        let inputs = cache.activations.clone().select(0, index);
-        let labels: Vec<usize> = idx.iter().map(|&i| cache.labels[i]).collect();
-        (inputs, labels)
+        cache
+            .gather_activations(idx)
+            .expect("rows of the cache just made")
     };
     let all: Vec<usize> = (0..cache.labels.len()).collect();
     let (inputs, labels) = subset_task(&all);

@@ -15,6 +15,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 use image::imageops::FilterType;
 use rand::Rng;
+use rayon::prelude::*;
 use task2vec_data::Dataset;
 use task2vec_probe::{Preprocess, Probe};
 
@@ -107,10 +108,16 @@ pub fn view_rng(seed: u64, sample: usize, draw: u64) -> rand_chacha::ChaCha8Rng 
     stream_rng(key, Stream::Augment)
 }
 
-/// The Fisher images kept decoded in memory, turned into fresh views at the split point on
-/// demand. Memory: the decoded RGB images (shorter side capped at 4 × the input size).
+/// The Fisher images, turned into fresh views at the split point on demand. Each view decodes
+/// its image from the dataset again (the images of a batch in parallel), so memory does not
+/// grow with the number of images; decoding is a few per cent of a view's forward and
+/// backward at 224².
 pub struct AugmentedInputs<'p> {
-    images: Vec<RgbImage>,
+    data: Dataset,
+    /// Dataset index of each sample.
+    indices: Vec<usize>,
+    /// Shorter side of a decoded image is shrunk to at most this ([`MAX_SIDE_FACTOR`]).
+    side_cap: u32,
     probe: &'p Probe,
     split: usize,
     preprocess: Preprocess,
@@ -120,8 +127,8 @@ pub struct AugmentedInputs<'p> {
 }
 
 impl<'p> AugmentedInputs<'p> {
-    /// Decodes the images `indices` of `data` (in that order: sample `k` of the inputs is image
-    /// `indices[k]`). `augment` must not be [`Augment::None`].
+    /// Views of the images `indices` of `data` (in that order: sample `k` of the inputs is
+    /// image `indices[k]`). `augment` must not be [`Augment::None`].
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data: &Dataset,
@@ -138,14 +145,12 @@ impl<'p> AugmentedInputs<'p> {
                 "AugmentedInputs with --augment none: use the cached activations".into(),
             ));
         }
-        let cap = MAX_SIDE_FACTOR * input_size as u32;
-        let images = indices
-            .iter()
-            .map(|&i| {
-                let rgb = data.load_image(i)?.to_rgb8();
-                Ok(shrink_to(rgb, cap))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        if let Some(&bad) = indices.iter().find(|&&i| i >= data.len()) {
+            return Err(FisherError::InvalidTask(format!(
+                "image {bad} of a dataset of {} images",
+                data.len()
+            )));
+        }
         // The view is already square at the input size: the probe's normalisation only, no
         // second resize or centre crop.
         let preprocess = Preprocess {
@@ -153,7 +158,9 @@ impl<'p> AugmentedInputs<'p> {
             ..probe.preprocessor(input_size)
         };
         Ok(Self {
-            images,
+            data: data.clone(),
+            indices: indices.to_vec(),
+            side_cap: MAX_SIDE_FACTOR * input_size as u32,
             probe,
             split,
             preprocess,
@@ -178,26 +185,30 @@ fn shrink_to(image: RgbImage, cap: u32) -> RgbImage {
 
 impl FisherInputs for AugmentedInputs<'_> {
     fn len(&self) -> usize {
-        self.images.len()
+        self.indices.len()
     }
 
     fn views(&self, items: &[(usize, u64)]) -> Result<Tensor<4>> {
         let size = self.preprocess.size;
-        let mut values = Vec::with_capacity(items.len() * 3 * size * size);
-        for &(sample, draw) in items {
-            let image = self.images.get(sample).ok_or_else(|| {
-                FisherError::InvalidTask(format!(
-                    "sample {sample} of {} augmented images",
-                    self.images.len()
-                ))
-            })?;
-            let mut rng = view_rng(self.seed, sample, draw);
-            let v = view(image, size as u32, self.flip, &mut rng);
-            values.extend(
-                self.preprocess
-                    .image_to_chw(&image::DynamicImage::ImageRgb8(v))?,
-            );
-        }
+        // Each view is a function of (seed, sample, draw) alone, so decoding the batch's
+        // images in parallel gives the same values in the same order.
+        let (data, indices, preprocess) = (&self.data, &self.indices, &self.preprocess);
+        let (side_cap, seed, flip) = (self.side_cap, self.seed, self.flip);
+        let per_view = items
+            .par_iter()
+            .map(|&(sample, draw)| -> Result<Vec<f32>> {
+                let &index = indices.get(sample).ok_or_else(|| {
+                    FisherError::InvalidTask(format!(
+                        "sample {sample} of {} augmented images",
+                        indices.len()
+                    ))
+                })?;
+                let image = shrink_to(data.load_image(index)?.to_rgb8(), side_cap);
+                let v = view(&image, size as u32, flip, &mut view_rng(seed, sample, draw));
+                Ok(preprocess.image_to_chw(&image::DynamicImage::ImageRgb8(v))?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let values: Vec<f32> = per_view.concat();
         let x = Tensor::<4>::from_data(
             TensorData::new(values, [items.len(), 3, size, size]),
             &self.device,

@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 use task2vec_probe::LayerTap;
 
 use crate::error::{FisherError, Result};
-use crate::estimator::{FisherEstimate, FisherSegment, SegmentKey, host_f32};
+use crate::estimator::{FisherEstimate, FisherInputs, FisherSegment, SegmentKey, host_f32};
 use crate::network::TappedNetwork;
 use crate::progress::Progress;
 
@@ -95,19 +95,20 @@ impl LayerTap for MeanActivationTap {
 /// in batches of `batch_size`.
 pub fn mean_activations(
     network: &dyn TappedNetwork,
-    inputs: &Tensor<4>,
+    inputs: &dyn FisherInputs,
     batch_size: usize,
     progress: &dyn Progress,
 ) -> Result<FisherEstimate> {
     crate::options::positive("cache-batch-size", batch_size)?;
-    let n = inputs.dims()[0];
+    let n = inputs.len();
     let mut tap = MeanActivationTap::default();
     progress.start("mean activations", n as u64);
     let mut start = 0;
     while start < n {
         let len = batch_size.min(n - start);
         tap.pass = 0;
-        let _ = network.features(inputs.clone().narrow(0, start, len), &mut tap);
+        let rows: Vec<(usize, u64)> = (start..start + len).map(|i| (i, 0)).collect();
+        let _ = network.features(inputs.views(&rows)?, &mut tap);
         progress.advance(len as u64);
         start += len;
     }

@@ -42,6 +42,11 @@ pub enum FisherError {
     #[error(transparent)]
     Embedding(#[from] task2vec_embedding::Error),
 
+    /// A file the pipeline writes for itself (the activation spill file) failed; the message
+    /// names the directory and the operation.
+    #[error("{0}")]
+    Io(String),
+
     /// The options could not be recorded in the embedding's provenance.
     #[error("recording the options in provenance: {0}")]
     Provenance(#[from] serde_json::Error),

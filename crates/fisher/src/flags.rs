@@ -18,7 +18,7 @@ pub struct EmbedFlags {
     /// (REF's skip_layers numbering for ResNets; default 0).
     #[arg(long)]
     pub skip_layers: Option<usize>,
-    /// Use at most N images (seeded, class-stratified); cached activations are kept in memory.
+    /// Use at most N images (seeded, class-stratified).
     #[arg(long)]
     pub max_samples: Option<usize>,
     /// The one seed of every random stream; same seed, same bytes (default 0).

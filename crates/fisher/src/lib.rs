@@ -6,6 +6,7 @@
 //! Where to find things:
 //! * [`options`]: [`EmbedOptions`] (validated once) and [`FisherMethod`];
 //! * [`sampler`]: seeded random streams, the class-balanced sampler;
+//! * [`activations`]: the split-point cache within a memory budget (spilled to disk beyond);
 //! * [`head`]: the linear task head and its Adam fit;
 //! * [`kernel`]: the per-sample Fisher kernel (δ·unfold(a)ᵀ per sample, one backward per batch);
 //! * [`cost`]: the multiply-adds of each stage, counted from the probe's convs;
@@ -37,6 +38,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod activations;
 pub mod augment;
 pub mod cost;
 pub mod domain;
@@ -56,6 +58,7 @@ pub mod progress;
 pub mod sampler;
 pub mod testing;
 
+pub use activations::{DEFAULT_CACHE_BUDGET, SplitActivations};
 pub use domain::DomainBaseline;
 pub use error::{FisherError, Result};
 pub use estimator::{FisherEstimate, FisherSegment, SegmentKey};

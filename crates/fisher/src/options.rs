@@ -439,7 +439,7 @@ pub struct EmbedOptions {
     /// layers after it (REF's `skip_layers`, numbered per probe).
     pub skip_layers: usize,
     /// Use at most this many images (a seeded random subset when the dataset is larger).
-    /// Cached activations are held in memory, so this is also the memory bound.
+    /// Memory does not grow with it past the cache budget (`Task2Vec::with_cache_budget`).
     pub max_samples: Option<usize>,
     /// The one user seed; every random stream is derived from it.
     pub seed: u64,

@@ -2,17 +2,19 @@
 //!
 //! 1. choose the images (`--classes` is applied by the caller; `max_samples` takes a seeded,
 //!    class-stratified subset),
-//! 2. forward them once up to the split point and cache the activations — **in memory**, so
-//!    `max_samples` is the memory bound (≈ N × C × H × W × 4 bytes; e.g. 1,000 ResNet images at
-//!    skip_layers 6 and 224² are 400 MB),
+//! 2. forward them once up to the split point (decoding the next batch on a second thread) and
+//!    cache the activations ([`crate::activations`]: in memory up to `--cache-budget`, in an
+//!    unnamed temporary file beyond it, not at all when the Fisher runs on augmented views),
 //! 3. run the cached activations through the rest of the probe once (no grad) for the pooled
 //!    features and fit the task head on them,
 //! 4. estimate the Fisher of every conv (and, if asked, BatchNorm γ) after the split with the
 //!    head fixed, one value per filter,
 //! 5. build the [`Embedding`] with full provenance (docs/design.md invariant 3).
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::Array1;
 use task2vec_data::Dataset;
 use task2vec_embedding::{
@@ -20,12 +22,13 @@ use task2vec_embedding::{
 };
 use task2vec_probe::{LayerTap, PassThrough, Probe};
 
+use crate::activations::{ActivationSink, DEFAULT_CACHE_BUDGET, RowSubset, SplitActivations};
 use crate::augment::AugmentedInputs;
 use crate::domain::DomainBaseline;
 use crate::error::{FisherError, Result};
 use crate::estimator::{
     FisherEstimate, FisherInputs, FisherTask, SegmentKey, batch, exact, host_f32, montecarlo,
-    select_rows, variational,
+    variational,
 };
 use crate::head::{HeadFit, fit_head};
 use crate::network::TappedNetwork;
@@ -64,8 +67,9 @@ impl TappedNetwork for ProbeTail<'_> {
 
 /// Activations of the chosen images at the split point, with labels and pooled features.
 pub struct ActivationCache {
-    /// `[N, C, H, W]` on the probe's device (no autodiff).
-    pub activations: Tensor<4>,
+    /// `[N, C, H, W]`: on the probe's device (no autodiff), or spilled to disk beyond the
+    /// pipeline's cache budget, or not kept (see [`Task2Vec::cache_with`]).
+    pub activations: SplitActivations,
     /// Pooled penultimate features, row-major `[N, feature_dim]`.
     pub features: Vec<f32>,
     /// Class index of every image, in dataset order.
@@ -83,12 +87,23 @@ impl ActivationCache {
         (features, indices.iter().map(|&i| self.labels[i]).collect())
     }
 
-    /// Activations and labels of the images at `indices`.
-    pub fn gather_activations(&self, indices: &[usize]) -> (Tensor<4>, Vec<usize>) {
-        (
-            select_rows(&self.activations, indices),
+    /// Activations and labels of the images at `indices` (read back from disk when spilled).
+    pub fn gather_activations(&self, indices: &[usize]) -> Result<(Tensor<4>, Vec<usize>)> {
+        Ok((
+            self.activations.gather(indices)?,
             indices.iter().map(|&i| self.labels[i]).collect(),
-        )
+        ))
+    }
+
+    /// The cache of the images at `indices` only (kept in memory: for a part of a task, such
+    /// as a retest half).
+    pub fn subset(&self, indices: &[usize]) -> Result<ActivationCache> {
+        let (activations, labels) = self.gather_activations(indices)?;
+        Ok(ActivationCache {
+            activations: SplitActivations::in_memory(activations),
+            features: self.gather_features(indices).0,
+            labels,
+        })
     }
 }
 
@@ -104,6 +119,42 @@ pub struct EmbedReport {
     pub fisher_images: Vec<usize>,
     /// `(class name, samples used)` in class order.
     pub class_counts: Vec<(String, usize)>,
+    /// Where the split-point activations were held.
+    pub cache: CacheReport,
+    /// The process's peak resident memory when the embedding was done, in bytes (Linux
+    /// `VmHWM`; `None` elsewhere). A property of the run, so it is reported here and never
+    /// recorded in the embedding, which stays byte-identical for a seed.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// How the split-point cache was held during an embedding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheReport {
+    /// Bytes of all cached activations (0 when they were not kept).
+    pub bytes: u64,
+    /// Whether they exceeded the budget and were read back from disk.
+    pub spilled: bool,
+    /// Whether they were kept at all (not with augmented Fisher views).
+    pub kept: bool,
+}
+
+impl CacheReport {
+    /// The report of `activations`.
+    pub fn of(activations: &SplitActivations) -> Self {
+        CacheReport {
+            bytes: if activations.is_kept() {
+                activations.total_bytes()
+            } else {
+                0
+            },
+            spilled: activations.is_spilled(),
+            kept: activations.is_kept(),
+        }
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64
 }
 
 /// The Task2Vec pipeline for one probe and one set of options.
@@ -111,6 +162,11 @@ pub struct Task2Vec<'p> {
     probe: &'p Probe,
     options: ResolvedOptions,
     device: Device,
+    /// Bytes of split-point activations held in memory before they spill to disk. Not an
+    /// option of the embedding: it changes where values are kept, never a result.
+    cache_budget: u64,
+    /// Directory of the spill file (the system's temporary directory unless set).
+    spill_dir: PathBuf,
 }
 
 impl<'p> Task2Vec<'p> {
@@ -121,7 +177,28 @@ impl<'p> Task2Vec<'p> {
             options: options.resolve(probe)?,
             probe,
             device: device.clone().without_autodiff(),
+            cache_budget: DEFAULT_CACHE_BUDGET,
+            spill_dir: std::env::temp_dir(),
         })
+    }
+
+    /// Keeps at most `bytes` of split-point activations in memory; beyond, they go to an
+    /// unnamed file in the spill directory (default [`DEFAULT_CACHE_BUDGET`]). Results do not
+    /// depend on it.
+    pub fn with_cache_budget(mut self, bytes: u64) -> Self {
+        self.cache_budget = bytes;
+        self
+    }
+
+    /// Spills the activation cache into `dir` instead of the system's temporary directory.
+    pub fn with_spill_dir(mut self, dir: &Path) -> Self {
+        self.spill_dir = dir.to_path_buf();
+        self
+    }
+
+    /// The memory budget of the activation cache, in bytes.
+    pub fn cache_budget(&self) -> u64 {
+        self.cache_budget
     }
 
     /// The options the pipeline runs with, every default filled in.
@@ -143,38 +220,88 @@ impl<'p> Task2Vec<'p> {
         })
     }
 
-    /// Decodes, preprocesses and forwards every image of `dataset` to the split point.
+    /// Decodes, preprocesses and forwards every image of `dataset` to the split point, keeping
+    /// the activations (within the cache budget) and the pooled features.
     pub fn cache(&self, dataset: &Dataset, progress: &dyn Progress) -> Result<ActivationCache> {
+        self.cache_with(dataset, true, progress)
+    }
+
+    /// As [`Self::cache`]; with `keep_activations` false only the pooled features and labels
+    /// are kept (all a Fisher on augmented views needs), so memory does not grow with the
+    /// number of images. The next batch is decoded on a second thread while one is forwarded.
+    pub fn cache_with(
+        &self,
+        dataset: &Dataset,
+        keep_activations: bool,
+        progress: &dyn Progress,
+    ) -> Result<ActivationCache> {
         let n = dataset.len();
         let k = self.options.skip_layers;
         let preprocess = self.probe.preprocessor(self.input_size());
+        let size = preprocess.size;
         let batch = self.options.cache_batch_size;
-        progress.start("caching activations", n as u64);
-        let mut chunks = Vec::new();
+        let mut sink = ActivationSink::new(self.cache_budget, &self.spill_dir, keep_activations);
         let mut features = Vec::new();
-        let mut start = 0;
-        while start < n {
-            let len = batch.min(n - start);
-            let images = (start..start + len)
-                .map(|i| dataset.load_image(i))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            let x = preprocess.batch(&images, &self.device)?;
-            let h = self.probe.forward_to(k, x);
-            features.extend(host_f32(self.probe.features_from(
-                k,
-                h.clone(),
-                &mut PassThrough,
-            ))?);
-            chunks.push(h);
-            progress.advance(len as u64);
-            start += len;
-        }
+        progress.start("caching activations", n as u64);
+        std::thread::scope(|scope| -> Result<()> {
+            // One decoded batch in flight: decoding overlaps the forward, memory stays bounded.
+            let (decoded, batches) = sync_channel::<Result<(usize, Vec<f32>)>>(1);
+            let preprocess = &preprocess;
+            scope.spawn(move || {
+                let mut start = 0;
+                while start < n {
+                    let len = batch.min(n - start);
+                    let values = (start..start + len).try_fold(
+                        Vec::with_capacity(len * 3 * size * size),
+                        |mut values, i| -> Result<Vec<f32>> {
+                            values.extend(preprocess.image_to_chw(&dataset.load_image(i)?)?);
+                            Ok(values)
+                        },
+                    );
+                    let failed = values.is_err();
+                    // A closed channel means the consumer stopped (an error): stop too.
+                    if decoded.send(values.map(|v| (len, v))).is_err() || failed {
+                        return;
+                    }
+                    start += len;
+                }
+            });
+            for message in batches {
+                let (len, values) = message?;
+                let x =
+                    Tensor::from_data(TensorData::new(values, [len, 3, size, size]), &self.device);
+                let h = self.probe.forward_to(k, x);
+                features.extend(host_f32(self.probe.features_from(
+                    k,
+                    h.clone(),
+                    &mut PassThrough,
+                ))?);
+                sink.push(h)?;
+                progress.advance(len as u64);
+            }
+            Ok(())
+        })?;
         if let Some(bad) = features.iter().find(|v| !v.is_finite()) {
             return Err(FisherError::Numerical(format!("probe feature is {bad}")));
         }
-        progress.finish(&format!("{n} images"));
+        let activations = sink.finish(&self.device)?;
+        let held = if !activations.is_kept() {
+            String::new()
+        } else if activations.is_spilled() {
+            format!(
+                ", activations spilled to disk ({:.0} MiB > --cache-budget {:.0} MiB)",
+                mib(activations.total_bytes()),
+                mib(self.cache_budget)
+            )
+        } else {
+            format!(
+                ", activations {:.0} MiB in memory",
+                mib(activations.total_bytes())
+            )
+        };
+        progress.finish(&format!("{n} images{held}"));
         Ok(ActivationCache {
-            activations: Tensor::cat(chunks, 0),
+            activations,
             features,
             labels: dataset.labels(),
         })
@@ -187,7 +314,9 @@ impl<'p> Task2Vec<'p> {
         progress: &dyn Progress,
     ) -> Result<(Embedding, EmbedReport)> {
         let data = self.select(dataset)?;
-        let cache = self.cache(&data, progress)?;
+        // Augmented views are made from the images, so the split-point activations are only
+        // needed without augmentation.
+        let cache = self.cache_with(&data, self.options.augment == Augment::None, progress)?;
         self.embed_from_cache(&data, &cache, progress)
     }
 
@@ -222,13 +351,12 @@ impl<'p> Task2Vec<'p> {
             progress,
         )?;
         let labels: Vec<usize> = fisher_images.iter().map(|&i| cache.labels[i]).collect();
-        let cached: Tensor<4>;
+        let cached: RowSubset;
         let augmented: AugmentedInputs;
         let inputs: &dyn FisherInputs = if o.augment == Augment::None {
-            cached = if o.head_split > 0.0 {
-                cache.gather_activations(&fisher_images).0
-            } else {
-                cache.activations.clone()
+            cached = RowSubset {
+                cache: &cache.activations,
+                rows: &fisher_images,
             };
             &cached
         } else {
@@ -294,13 +422,15 @@ impl<'p> Task2Vec<'p> {
                 class_counts,
                 head_images,
                 fisher_images,
+                cache: CacheReport::of(&cache.activations),
+                peak_rss_bytes: task2vec_common::peak_rss_bytes(),
             },
         ))
     }
 
     /// A cache made for other data (or by other options) is an error, not a wrong embedding.
     pub(crate) fn check_cache(&self, data: &Dataset, cache: &ActivationCache) -> Result<()> {
-        let rows = cache.activations.dims()[0];
+        let rows = cache.activations.rows();
         if cache.labels != data.labels() || rows != data.len() {
             return Err(FisherError::InvalidTask(format!(
                 "activation cache of {rows} images does not belong to this dataset of {} images \
@@ -417,7 +547,8 @@ impl Task2Vec<'_> {
             None => dataset.clone(),
         };
         progress.note(&format!("{} images", data.len()));
-        let cache = self.cache(&data, progress)?;
+        let keep = baseline == DomainBaseline::ConvActivations;
+        let cache = self.cache_with(&data, keep, progress)?;
         self.embed_domain_from_cache(&data, &cache, baseline, progress)
     }
 

@@ -645,3 +645,129 @@ fn embedding_from_a_shared_cache_equals_embedding_from_the_dataset() {
         .to_string();
     assert!(err.contains("cache"), "{err}");
 }
+
+#[test]
+fn a_cache_spilled_to_disk_gives_the_same_bytes_as_one_in_memory() {
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 6);
+    let mut montecarlo = quick_options(FisherMethod::Montecarlo, 0, 3);
+    montecarlo.montecarlo.epochs = 2;
+    let cases = [
+        // Fisher on the cached rows of the held-out half (read back in batches).
+        (
+            "none, head split",
+            EmbedOptions {
+                augment: task2vec_fisher::Augment::None,
+                ..montecarlo.clone()
+            },
+        ),
+        (
+            "none, every image",
+            EmbedOptions {
+                augment: task2vec_fisher::Augment::None,
+                head_split: 0.0,
+                ..quick_options(FisherMethod::Exact, 1, 0)
+            },
+        ),
+        // Fisher on augmented views: the activations are not kept at all.
+        ("ref", montecarlo),
+    ];
+    for (name, options) in cases {
+        let in_memory = Task2Vec::new(&probe, options.clone(), &device)
+            .unwrap()
+            .with_cache_budget(u64::MAX);
+        let on_disk = Task2Vec::new(&probe, options.clone(), &device)
+            .unwrap()
+            .with_cache_budget(0)
+            .with_spill_dir(spill.path());
+        let (a, report_a) = in_memory.embed(&data, &Silent).unwrap();
+        let (b, report_b) = on_disk.embed(&data, &Silent).unwrap();
+        let (file_a, file_b) = (out.path().join("a.json"), out.path().join("b.json"));
+        a.save(&file_a).unwrap();
+        b.save(&file_b).unwrap();
+        let bytes = |p| std::fs::read(p).unwrap();
+        assert_eq!(bytes(&file_a), bytes(&file_b), "{name}");
+        let kept = options.augment == task2vec_fisher::Augment::None;
+        assert_eq!((report_a.cache.kept, report_b.cache.kept), (kept, kept));
+        assert!(!report_a.cache.spilled, "{name}");
+        assert_eq!(report_b.cache.spilled, kept, "{name}");
+        assert_eq!(report_a.cache.bytes, report_b.cache.bytes);
+        if cfg!(target_os = "linux") {
+            assert!(report_b.peak_rss_bytes.unwrap() > 0);
+        }
+    }
+    // The spill file has no name: nothing is left in the directory.
+    assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+
+    // The domain embedding from conv activations reads them back from disk too.
+    let options = quick_options(FisherMethod::Exact, 1, 0);
+    let in_memory = Task2Vec::new(&probe, options.clone(), &device).unwrap();
+    let on_disk = Task2Vec::new(&probe, options, &device)
+        .unwrap()
+        .with_cache_budget(0);
+    let conv = DomainBaseline::ConvActivations;
+    assert_eq!(
+        in_memory.embed_domain(&data, conv, &Silent).unwrap(),
+        on_disk.embed_domain(&data, conv, &Silent).unwrap()
+    );
+}
+
+#[test]
+fn a_cache_of_features_only_refuses_what_needs_activations() {
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 4);
+    let pipeline =
+        Task2Vec::new(&probe, quick_options(FisherMethod::Exact, 1, 0), &device).unwrap();
+    let selected = pipeline.select(&data).unwrap();
+    let features_only = pipeline.cache_with(&selected, false, &Silent).unwrap();
+    assert_eq!(features_only.activations.rows(), selected.len());
+    // The pooled-feature baseline needs nothing else…
+    let full = pipeline.cache(&selected, &Silent).unwrap();
+    let pooled = DomainBaseline::PooledFeatures;
+    assert_eq!(
+        pipeline
+            .embed_domain_from_cache(&selected, &features_only, pooled, &Silent)
+            .unwrap(),
+        pipeline
+            .embed_domain_from_cache(&selected, &full, pooled, &Silent)
+            .unwrap()
+    );
+    // …the conv-activation baseline says what is missing.
+    let err = pipeline
+        .embed_domain_from_cache(
+            &selected,
+            &features_only,
+            DomainBaseline::ConvActivations,
+            &Silent,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("kept only pooled features"), "{err}");
+}
+
+#[test]
+fn an_image_that_fails_to_decode_mid_cache_is_an_error_naming_it() {
+    let device = Device::flex();
+    let probe = Probe::tiny(&device);
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path(), &["horizontal", "vertical"], 9);
+    // Broken after the dataset was opened, in the cache stage's second batch (batches of 7).
+    let broken = dir.path().join("vertical").join("004.png");
+    std::fs::write(&broken, b"not a png").unwrap();
+    let pipeline =
+        Task2Vec::new(&probe, quick_options(FisherMethod::Exact, 1, 0), &device).unwrap();
+    for keep in [true, false] {
+        let err = pipeline
+            .cache_with(&data, keep, &Silent)
+            .err()
+            .expect("a broken image is an error")
+            .to_string();
+        assert!(err.contains("004.png"), "{err}");
+    }
+}

@@ -99,21 +99,21 @@ fn fine_tuning_lowers_the_source_error_and_is_deterministic() {
     assert_eq!(ma, mb);
     let cache = cache_at_split(&probe, &data, ea.tail_from(), 32, &device, &Silent).unwrap();
     let fa = ea
-        .run_cached(&probe, cache.activations.clone(), cache.labels.clone(), 16)
+        .run_cached(&probe, &cache.activations, cache.labels.clone(), 16)
         .unwrap();
     let fb = eb
-        .run_cached(&probe, cache.activations.clone(), cache.labels.clone(), 16)
+        .run_cached(&probe, &cache.activations, cache.labels.clone(), 16)
         .unwrap();
     assert_eq!(fa.features, fb.features, "same seed, same tail");
     let fc = other
-        .run_cached(&probe, cache.activations.clone(), cache.labels.clone(), 16)
+        .run_cached(&probe, &cache.activations, cache.labels.clone(), 16)
         .unwrap();
     assert_ne!(fa.features, fc.features, "another seed, another tail");
     assert_ne!(bytes(&a).len(), 0);
 
     // The loaded expert computes exactly what the trained one does.
     let fe = expert
-        .run_cached(&probe, cache.activations.clone(), cache.labels.clone(), 7)
+        .run_cached(&probe, &cache.activations, cache.labels.clone(), 7)
         .unwrap();
     assert_eq!(fe.features, fa.features);
     assert_eq!(fe.source_probs, fa.source_probs);
@@ -190,7 +190,7 @@ fn bad_files_and_the_wrong_probe_are_refused() {
     let loaded = Expert::load(&path, &device).unwrap();
     let cache = cache_at_split(&other, &data, loaded.tail_from(), 32, &device, &Silent).unwrap();
     let err = loaded
-        .run_cached(&other, cache.activations, cache.labels, 8)
+        .run_cached(&other, &cache.activations, cache.labels, 8)
         .unwrap_err();
     assert!(matches!(err, ExpertError::ProbeMismatch { .. }), "{err}");
 
@@ -244,7 +244,7 @@ fn the_meta_task_is_deterministic_per_seed_and_paired_across_experts() {
     let expert = Expert::train(&probe, &data, "stripes", &o, &device, &Silent).unwrap();
     let cache = cache_at_split(&probe, &data, expert.tail_from(), 32, &device, &Silent).unwrap();
     let outputs = expert
-        .run_cached(&probe, cache.activations.clone(), cache.labels.clone(), 16)
+        .run_cached(&probe, &cache.activations, cache.labels.clone(), 16)
         .unwrap();
     let labels = data.labels();
     let meta = |seed| MetaTaskOptions {

@@ -14,7 +14,7 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use task2vec_data::{Dataset, Task};
 use task2vec_embedding::Embedding;
-use task2vec_fisher::pipeline::{ActivationCache, Task2Vec};
+use task2vec_fisher::pipeline::Task2Vec;
 use task2vec_fisher::{EmbedOptions, Silent};
 use task2vec_probe::Probe;
 use task2vec_store::runner::{Prepared, Runner, TaskResult as StoredResult};
@@ -252,12 +252,7 @@ impl Embedder {
                 .iter()
                 .map(|s| position[&s.source.to_string()])
                 .collect();
-            let (activations, labels) = prepared.cache.gather_activations(&rows);
-            let cache = ActivationCache {
-                activations,
-                features: prepared.cache.gather_features(&rows).0,
-                labels,
-            };
+            let cache = prepared.cache.subset(&rows)?;
             let options = EmbedOptions {
                 seed,
                 ..self.runner.options().clone()

@@ -469,7 +469,7 @@ pub fn run(
         for m in &members {
             let out = m.expert.run_cached(
                 embedder.probe(),
-                cache.activations.clone(),
+                &cache.activations,
                 cache.labels.clone(),
                 64,
             )?;

@@ -128,7 +128,7 @@ pub fn run(
             for m in members {
                 columns.push(m.expert.run_cached(
                     embedder.probe(),
-                    cache.activations.clone(),
+                    &cache.activations,
                     cache.labels.clone(),
                     64,
                 )?);

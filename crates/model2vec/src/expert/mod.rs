@@ -29,7 +29,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use task2vec_data::{Dataset, Fingerprint};
 use task2vec_embedding::Embedding;
-use task2vec_fisher::estimator::{host_f32, label_tensor};
+use task2vec_fisher::estimator::{FisherInputs, host_f32, label_tensor};
 use task2vec_fisher::head::{LinearHead, fit_head};
 use task2vec_fisher::optim::TensorAdam;
 use task2vec_fisher::options::HeadOptions;
@@ -360,7 +360,7 @@ impl Expert {
         let probe_held_out_error = warm.head.evaluate(&held_f, &held_y).1;
 
         let plain = device.clone().without_autodiff();
-        let (first, _) = cache.gather_activations(&train[..1]);
+        let (first, _) = cache.gather_activations(&train[..1])?;
         let mut tail = TailParams::from_probe(probe, resolved.tail_from, first);
         let (mut head_w, mut head_b) = warm.head.tensors(&plain);
         let mut adam = TensorAdam::new(options.learning_rate);
@@ -377,7 +377,7 @@ impl Expert {
             order.shuffle(&mut rng);
             let mut loss_sum = 0.0;
             for batch in order.chunks(options.batch_size) {
-                let (x, _) = cache.gather_activations(batch);
+                let (x, _) = cache.gather_activations(batch)?;
                 let y: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
                 let leaves = tail.leaves();
                 let w_leaf = head_w.clone().autodiff().require_grad();
@@ -475,8 +475,8 @@ impl Expert {
             classifier,
             source_embedding: None,
         };
-        let (held_x, _) = cache.gather_activations(&held_out);
-        let outputs = expert.run_cached(probe, held_x, held_y, options.batch_size)?;
+        let (held_x, _) = cache.gather_activations(&held_out)?;
+        let outputs = expert.run_cached(probe, &held_x, held_y, options.batch_size)?;
         expert.meta.fit.expert_held_out_error = expert
             .classifier
             .evaluate(&outputs.features, &outputs.labels)
@@ -548,12 +548,12 @@ impl Expert {
     pub fn run_cached(
         &self,
         probe: &Probe,
-        activations: Tensor<4>,
+        activations: &dyn FisherInputs,
         labels: Vec<usize>,
         batch_size: usize,
     ) -> Result<ExpertOutputs> {
         self.check_probe(probe)?;
-        let n = activations.dims()[0];
+        let n = activations.len();
         let device = activations.device();
         let (w, b) = self.classifier.tensors(&device);
         let mut features = Vec::new();
@@ -561,7 +561,8 @@ impl Expert {
         let mut start = 0;
         while start < n {
             let len = batch_size.max(1).min(n - start);
-            let x = activations.clone().narrow(0, start, len);
+            let rows: Vec<(usize, u64)> = (start..start + len).map(|i| (i, 0)).collect();
+            let x = activations.views(&rows)?;
             let f = probe.features_from(self.tail_from(), x, &mut TailTap { params: &self.tail });
             let logits = f
                 .clone()
@@ -601,7 +602,7 @@ impl Expert {
             device,
             progress,
         )?;
-        self.run_cached(probe, cache.activations, cache.labels, 64)
+        self.run_cached(probe, &cache.activations, cache.labels, 64)
     }
 }
 
