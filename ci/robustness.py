@@ -559,9 +559,18 @@ class Sweep:
             ("--input-size 4 (below the probe's minimum)", ["--input-size", "4"], "4"),
             ("--input-size 100000 (a 10^10-pixel input)", ["--input-size", "100000"], "input-size"),
             ("--skip-layers 99 (no such split point)", ["--skip-layers", "99"], "skip-layers"),
+            ("--cache-budget 12parsecs", ["--cache-budget", "12parsecs"], "cache-budget"),
+            ("--cache-budget -1G", ["--cache-budget", "-1G"], "cache-budget"),
         ]:
             self.case(g, label, [self.bin, "embed", root, *EMBED, "--quiet", *extra, "--out", out / "e.json"],
                       bad_file=named, outputs=[out / "e.json"], watch=[out], preexec=cap_address_space)
+        # The activations must spill (budget 0, no augmentation: they are kept) into a
+        # temporary directory that does not exist: the error names it, nothing is written.
+        self.case(g, "--cache-budget 0 with TMPDIR a missing directory",
+                  [self.bin, "embed", root, *EMBED, "--quiet", "--augment", "none", "--cache-budget", "0",
+                   "--out", out / "e.json"],
+                  bad_file="no-such-tmp", outputs=[out / "e.json"], watch=[out],
+                  env={"TMPDIR": str(self.work / "no-such-tmp")})
 
     def weights(self) -> None:
         g = "weights"

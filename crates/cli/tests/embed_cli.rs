@@ -78,6 +78,29 @@ fn same_seed_writes_the_same_bytes_and_classes_select_a_subset() {
         assert!(stderr(&run).contains("wrote"), "{}", stderr(&run));
     }
     assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap());
+    // Where the activations are held changes no byte: all in memory, or all spilled to disk.
+    let (v, w) = (dir.path().join("v.json"), dir.path().join("w.json"));
+    for (out, budget) in [(&v, "4G"), (&w, "0")] {
+        let run = embed(
+            &data,
+            out,
+            &[
+                "--seed",
+                "5",
+                "--name",
+                "abc",
+                "--augment",
+                "none",
+                "--cache-budget",
+                budget,
+            ],
+        );
+        assert!(run.status.success(), "{}", stderr(&run));
+        if cfg!(target_os = "linux") {
+            assert!(stderr(&run).contains("peak memory"), "{}", stderr(&run));
+        }
+    }
+    assert_eq!(std::fs::read(&v).unwrap(), std::fs::read(&w).unwrap());
     let z_json: serde_json::Value = serde_json::from_slice(&std::fs::read(&z).unwrap()).unwrap();
     let text = z_json.to_string();
     assert!(text.contains("\"classes\":[\"a\",\"c\"]"), "{text}");

@@ -12,7 +12,9 @@ use task2vec_data::{Dataset, Task};
 use task2vec_embedding::Embedding;
 use task2vec_fisher::linear_probe::held_out_error_from_cache;
 use task2vec_fisher::pipeline::{ActivationCache, Task2Vec};
-use task2vec_fisher::{DomainBaseline, EmbedOptions, FisherError, Progress, Silent};
+use task2vec_fisher::{
+    DEFAULT_CACHE_BUDGET, DomainBaseline, EmbedOptions, FisherError, Progress, Silent,
+};
 use task2vec_probe::Probe;
 
 use crate::error::StoreError;
@@ -79,6 +81,10 @@ pub struct ResultRecord {
     pub classes: usize,
     /// Wall time of the computation (not part of the key; informative).
     pub seconds: f64,
+    /// Peak resident memory of the process that computed it, in bytes (Linux; informative,
+    /// like `seconds`: it depends on the run, e.g. `--cache-budget`, not on the result).
+    #[serde(default)]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// A task's complete result.
@@ -135,6 +141,9 @@ pub struct Runner {
     /// The resolved options, as every embedding records them (part of every key).
     hyperparameters: BTreeMap<String, Value>,
     device: Device,
+    /// Memory for split-point activations before they spill to disk (never part of a key:
+    /// results do not depend on it).
+    cache_budget: u64,
 }
 
 /// A task's images as the pipeline uses them and their activations at the split point: made
@@ -161,7 +170,15 @@ impl Runner {
             options,
             hyperparameters,
             device,
+            cache_budget: DEFAULT_CACHE_BUDGET,
         })
+    }
+
+    /// Keeps at most `bytes` of each task's split-point activations in memory
+    /// ([`Task2Vec::with_cache_budget`]).
+    pub fn with_cache_budget(mut self, bytes: u64) -> Self {
+        self.cache_budget = bytes;
+        self
     }
 
     /// The probe.
@@ -225,7 +242,8 @@ impl Runner {
         progress: &dyn Progress,
     ) -> Result<Prepared<'_>, RunError> {
         let started = Instant::now();
-        let pipeline = Task2Vec::new(&self.probe, self.options.clone(), &self.device)?;
+        let pipeline = Task2Vec::new(&self.probe, self.options.clone(), &self.device)?
+            .with_cache_budget(self.cache_budget);
         let data = pipeline.select(dataset)?;
         let cache = pipeline.cache(&data, progress)?;
         Ok(Prepared {
@@ -281,6 +299,7 @@ impl Runner {
                 samples: dataset.len(),
                 classes: dataset.classes().len(),
                 seconds: prepared.seconds + started.elapsed().as_secs_f64(),
+                peak_rss_bytes: task2vec_common::peak_rss_bytes(),
             },
         })
     }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use task2vec_data::{Dataset, OnBadImage};
 use task2vec_fisher::flags::EmbedFlags;
-use task2vec_fisher::{DomainBaseline, Progress, Task2Vec};
+use task2vec_fisher::{DEFAULT_CACHE_BUDGET, DomainBaseline, Progress, Task2Vec};
 use task2vec_probe::{Probe, ProbeKind, device_from_name};
 
 #[derive(clap::Args)]
@@ -45,6 +45,8 @@ pub struct Args {
     /// Device: cpu (default) or, when built with CUDA, cuda / cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    #[command(flatten)]
+    pub memory: MemoryFlags,
     /// Task name recorded in the embedding (default: the output file's name without extension).
     #[arg(long)]
     pub name: Option<String>,
@@ -54,6 +56,33 @@ pub struct Args {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// Where the split-point activations may live; shared by `embed` and `run`. Never part of a
+/// result: the same options give the same bytes whatever the budget.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct MemoryFlags {
+    /// Memory for the cached split-point activations, e.g. 512M or 2G (default 512M, the
+    /// library's DEFAULT_CACHE_BUDGET); beyond it they are written to an unnamed temporary file
+    /// in $TMPDIR and read back per batch. 0 always spills.
+    #[arg(long, value_parser = parse_budget)]
+    pub cache_budget: Option<u64>,
+}
+
+impl MemoryFlags {
+    /// The budget in bytes.
+    pub fn cache_budget(&self) -> u64 {
+        self.cache_budget.unwrap_or(DEFAULT_CACHE_BUDGET)
+    }
+}
+
+fn parse_budget(text: &str) -> Result<u64, String> {
+    task2vec_fisher::activations::parse_cache_budget(text).map_err(|e| e.to_string())
+}
+
+/// `peak memory 1,234 MiB` from the process's high-water mark, where the OS reports it.
+pub(crate) fn peak_memory_line() -> Option<String> {
+    task2vec_common::peak_rss_bytes().map(|b| format!("peak memory {} MiB", b >> 20))
 }
 
 /// Progress bars (rate, ETA) on stderr, one per stage.
@@ -117,7 +146,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     options.validate()?;
     let probe = Probe::load_named(&args.probe, args.weights.as_deref(), &device)
         .with_context(|| format!("loading probe {}", args.probe))?;
-    let pipeline = Task2Vec::new(&probe, options, &device)?;
+    let pipeline =
+        Task2Vec::new(&probe, options, &device)?.with_cache_budget(args.memory.cache_budget());
     if args.print_options {
         println!("{}", serde_json::to_string_pretty(pipeline.options())?);
         return Ok(());
@@ -176,5 +206,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         embedding.hessian().len(),
         embedding.layout().segments().len()
     );
+    if let Some(line) = peak_memory_line() {
+        eprintln!("{line}");
+    }
     Ok(())
 }

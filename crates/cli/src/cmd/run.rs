@@ -13,7 +13,7 @@ use task2vec_store::runner::Runner;
 use task2vec_store::suite_run::{Outcome, RunObserver, TaskStatus, run_suite, suite_status};
 use task2vec_store::{Shard, Store, resolve_shard};
 
-use crate::cmd::embed::Bars;
+use crate::cmd::embed::{Bars, MemoryFlags, peak_memory_line};
 
 /// What determines a suite's results: the probe, its weights, every embedding option, and
 /// where fetched sources live. Shared by `run` and `matrix --store` so both compute the same
@@ -115,6 +115,8 @@ pub struct Args {
     pub status: bool,
     #[command(flatten)]
     pub settings: RunSettings,
+    #[command(flatten)]
+    pub memory: MemoryFlags,
     /// No progress bars (one line per task is still printed).
     #[arg(long)]
     pub quiet: bool,
@@ -173,7 +175,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let shard = resolve_shard(args.shard, args.shards, |name| std::env::var(name).ok())?;
     let suite = Suite::load(&args.suite)?;
     let store = Store::open(&args.store)?;
-    let runner = args.settings.runner()?;
+    let runner = args
+        .settings
+        .runner()?
+        .with_cache_budget(args.memory.cache_budget());
     let home = args.settings.home();
     if let Some((s, source)) = shard {
         eprintln!("shard {s} (from {source})");
@@ -198,6 +203,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary.failed.len(),
         args.store.display()
     );
+    if let Some(line) = peak_memory_line() {
+        eprintln!("{line}");
+    }
     if !summary.failed.is_empty() {
         let ids: Vec<&str> = summary.failed.iter().map(|(id, _)| id.as_str()).collect();
         anyhow::bail!(
