@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::{FisherError, Result};
-use crate::estimator::{FisherInputs, host_f32, select_rows};
+use crate::estimator::{FisherInputs, host_f32};
 
 /// Bytes of split-point activations kept in memory before the cache spills to disk: 512 MiB.
 /// With one Fisher batch's autodiff graph (≈ 1.2 GB for ResNet-18 at 224², batch 32) the
@@ -67,12 +67,57 @@ pub fn parse_cache_budget(text: &str) -> Result<u64> {
 
 /// Where the activations live.
 enum Storage {
-    /// One tensor on the probe's device (boxed: a tensor handle is large next to a file).
-    Memory(Box<Tensor<4>>),
+    /// The batches as they were pushed, on the probe's device. Not concatenated: a
+    /// concatenation would hold every row twice at its peak.
+    Memory(Chunks),
     /// Rows of little-endian f32 in an unnamed temporary file.
     Spilled(Spill),
     /// Not kept: only the pooled features were needed (e.g. the Fisher runs on augmented views).
     NotKept,
+}
+
+/// Row blocks in order; `starts[i]` is the first row of `tensors[i]`.
+struct Chunks {
+    tensors: Vec<Tensor<4>>,
+    starts: Vec<usize>,
+}
+
+impl Chunks {
+    fn new(tensors: Vec<Tensor<4>>) -> Self {
+        let mut starts = Vec::with_capacity(tensors.len());
+        let mut row = 0;
+        for t in &tensors {
+            starts.push(row);
+            row += t.dims()[0];
+        }
+        Self { tensors, starts }
+    }
+
+    /// The rows `indices` (all in range): one slice per run of consecutive rows within a
+    /// block, concatenated when there is more than one.
+    fn gather(&self, indices: &[usize]) -> Tensor<4> {
+        let mut runs = Vec::new();
+        let mut k = 0;
+        while k < indices.len() {
+            let block = self.starts.partition_point(|&s| s <= indices[k]) - 1;
+            let offset = indices[k] - self.starts[block];
+            let rows_in_block = self.tensors[block].dims()[0];
+            let mut run = 1;
+            while k + run < indices.len()
+                && indices[k + run] == indices[k] + run
+                && offset + run < rows_in_block
+            {
+                run += 1;
+            }
+            runs.push(self.tensors[block].clone().narrow(0, offset, run));
+            k += run;
+        }
+        if runs.len() == 1 {
+            runs.pop().expect("one run")
+        } else {
+            Tensor::cat(runs, 0)
+        }
+    }
 }
 
 /// An unnamed temporary file of rows; reads are serialised (one seek + read per run of rows).
@@ -99,7 +144,7 @@ impl SplitActivations {
             rows,
             row_shape: [c, h, w],
             device: activations.device().without_autodiff(),
-            storage: Storage::Memory(Box::new(activations)),
+            storage: Storage::Memory(Chunks::new(vec![activations])),
         }
     }
 
@@ -155,26 +200,22 @@ impl SplitActivations {
             )));
         }
         match &self.storage {
-            Storage::Memory(t) => {
-                let first = indices.first().copied().unwrap_or(0);
-                let contiguous = indices.iter().enumerate().all(|(k, &i)| i == first + k);
-                Ok(if contiguous && !indices.is_empty() {
-                    t.as_ref().clone().narrow(0, first, indices.len())
-                } else {
-                    select_rows(t, indices)
-                })
+            Storage::NotKept => Err(FisherError::Unsupported(
+                "the activation cache kept only pooled features (made for a Fisher on augmented \
+                 views); make it with Task2Vec::cache to keep the split-point activations"
+                    .into(),
+            )),
+            _ if indices.is_empty() => {
+                let [c, h, w] = self.row_shape;
+                Ok(Tensor::zeros([0, c, h, w], &self.device))
             }
+            Storage::Memory(chunks) => Ok(chunks.gather(indices)),
             Storage::Spilled(spill) => {
                 let values = spill.read_rows(indices, row_floats(self.row_shape))?;
                 let [c, h, w] = self.row_shape;
                 let data = TensorData::new(values, [indices.len(), c, h, w]);
                 Ok(Tensor::from_data(data, &self.device))
             }
-            Storage::NotKept => Err(FisherError::Unsupported(
-                "the activation cache kept only pooled features (made for a Fisher on augmented \
-                 views); make it with Task2Vec::cache to keep the split-point activations"
-                    .into(),
-            )),
         }
     }
 
@@ -369,11 +410,8 @@ impl ActivationSink {
                 file: Mutex::new(file),
                 dir: self.spill_dir,
             })
-        } else if self.chunks.is_empty() {
-            let [c, h, w] = row_shape;
-            Storage::Memory(Box::new(Tensor::zeros([0, c, h, w], &device)))
         } else {
-            Storage::Memory(Box::new(Tensor::cat(self.chunks, 0)))
+            Storage::Memory(Chunks::new(self.chunks))
         };
         Ok(SplitActivations {
             rows: self.rows,
@@ -412,6 +450,7 @@ mod tests {
         let device = Device::flex();
         let x = random_inputs([10, 2, 3, 4], 7, &device);
         let row = 2 * 3 * 4 * 4;
+        let all = host(x.clone());
         let memory = collect(&x, u64::MAX, true);
         // Spills on the third batch: two batches (6 rows) fit, nine do not.
         let spilled = collect(&x, 8 * row as u64, true);
@@ -428,9 +467,12 @@ mod tests {
             let a = host(memory.gather(&indices).unwrap());
             let b = host(spilled.gather(&indices).unwrap());
             assert_eq!(a, b, "rows {indices:?}");
-            assert_eq!(a.len(), indices.len() * 24);
+            let expected: Vec<f32> = indices
+                .iter()
+                .flat_map(|&i| all[i * 24..(i + 1) * 24].to_vec())
+                .collect();
+            assert_eq!(a, expected, "rows {indices:?}");
         }
-        let all = host(x.clone());
         assert_eq!(host(spilled.narrow(2, 5).unwrap()), all[2 * 24..7 * 24]);
         // Zero budget: the first batch already spills.
         assert!(collect(&x, 0, true).is_spilled());
