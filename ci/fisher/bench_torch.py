@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """PyTorch implementation of the same pipeline as `task2vec embed --method montecarlo`, for
-end-to-end timing on the same machine (not run by CI; needs torch + torchvision).
+end-to-end timing on the same machine (not run by CI; needs torch + torchvision, and timm for
+`--probe efficientnet-lite0`).
 
-Pipeline (same defaults as task2vec-fisher): ResNet-18 probe, BN in eval mode, activations
+Pipeline (same defaults as task2vec-fisher): ResNet-18 probe (or timm's EfficientNet-Lite0, the
+same 49 convs and 21,008 filters as ours, at skip-layers 0 only), BN in eval mode, activations
 cached at `--skip-layers` (REF numbering: 6 = input of layer3), linear head fitted with Adam
 (lr 4e-4, wd 1e-4, 10 epochs x 10,000 class-balanced draws, batch 64), then the per-sample
 Monte-Carlo Fisher with the same kernel (one backward per batch; per sample either
 delta . unfold(a)^T squared, or the Gram-matrix form where that is cheaper, as in Rust),
-class-balanced weights, one label draw per image. Prints seconds per stage as JSON.
+class-balanced weights, one label draw per image; depthwise convs get their per-channel
+gradient (k*k values per filter), as in Rust. Prints seconds per stage as JSON.
 
-usage: bench_torch.py IMAGE_FOLDER [--weights resnet18.pth] [--size 224] [--skip-layers 0]
+usage: bench_torch.py IMAGE_FOLDER [--probe resnet18|efficientnet-lite0] [--weights resnet18.pth]
+                      [--size 224] [--skip-layers 0]
                       [--max-samples 1000] [--device cpu|cuda] [--threads N]
 """
 import argparse
@@ -25,6 +29,7 @@ from torchvision import transforms
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
+    ap.add_argument("--probe", choices=["resnet18", "efficientnet-lite0"], default="resnet18")
     ap.add_argument("--weights")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--skip-layers", type=int, default=0)
@@ -43,14 +48,23 @@ def main():
     dev = torch.device(a.device)
     t = {}
 
-    net = torchvision.models.resnet18()
+    if a.probe == "resnet18":
+        net = torchvision.models.resnet18()
+        layers = [net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3,
+                  net.layer4, net.avgpool]
+    else:
+        import timm  # only for this probe
+
+        if a.skip_layers != 0:
+            ap.error("--probe efficientnet-lite0 runs at --skip-layers 0 only")
+        net = timm.create_model("efficientnet_lite0")
+        # forward_features: stem .. conv_head + BN + ReLU6; forward_head(pre_logits): pool.
+        layers = [lambda h: net.forward_head(net.forward_features(h), pre_logits=True)]
     if a.weights:
         net.load_state_dict(torch.load(a.weights, map_location="cpu"))
     net = net.to(dev).eval()
     for p in net.parameters():
         p.requires_grad_(False)
-    layers = [net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3,
-              net.layer4, net.avgpool]
 
     tf = transforms.Compose([
         transforms.Grayscale(3), transforms.Resize((a.size, a.size)), transforms.ToTensor(),
@@ -96,7 +110,8 @@ def main():
     t["head_s"] = time.time() - s
 
     # Per-sample kernel via hooks: record each conv's input, retain its output's grad.
-    convs = [m for l in layers[a.skip_layers:] for m in (l.modules() if isinstance(l, torch.nn.Module) else [])
+    tail_modules = layers[a.skip_layers:] if a.probe == "resnet18" else [net]
+    convs = [m for l in tail_modules for m in (l.modules() if isinstance(l, torch.nn.Module) else [])
              if isinstance(m, torch.nn.Conv2d)]
     fisher = [torch.zeros(c.out_channels, device=dev) for c in convs]
     rec = {}
@@ -118,7 +133,12 @@ def main():
             d = out.grad.flatten(2)                                   # N, Cout, P
             u = F.unfold(x, c.kernel_size, c.dilation, c.padding, c.stride)  # N, Cin k2, P
             p, k, o = d.shape[2], u.shape[1], d.shape[1]
-            if a.kernel == "gram" or (a.kernel == "auto" and p * (k + o) < o * k):
+            if c.groups > 1:
+                assert c.groups == c.in_channels == c.out_channels, "depthwise convs only"
+                u = u.view(u.shape[0], c.in_channels, -1, p)          # N, C, k2, P
+                g = torch.einsum("ncp,nckp->nck", d, u)               # N, C, k2
+                sq = g.square().mean(2)
+            elif a.kernel == "gram" or (a.kernel == "auto" and p * (k + o) < o * k):
                 gram = torch.bmm(u.transpose(1, 2), u)                # N, P, P
                 sq = (torch.bmm(d, gram) * d).sum(2).clamp_min(0) / k  # N, Cout
             else:

@@ -108,14 +108,17 @@ pub fn view_rng(seed: u64, sample: usize, draw: u64) -> rand_chacha::ChaCha8Rng 
     stream_rng(key, Stream::Augment)
 }
 
-/// The Fisher images, turned into fresh views at the split point on demand. Each view decodes
-/// its image from the dataset again (the images of a batch in parallel), so memory does not
-/// grow with the number of images; decoding is a few per cent of a view's forward and
-/// backward at 224².
+/// The Fisher images, turned into fresh views at the split point on demand. Images are kept
+/// decoded (shorter side capped at [`MAX_SIDE_FACTOR`] × the input size) while they fit the
+/// memory budget; the others are decoded from the dataset again for every view (a batch's in
+/// parallel), so memory does not grow with the number of images past the budget. Either way a
+/// view is the same pixels.
 pub struct AugmentedInputs<'p> {
     data: Dataset,
     /// Dataset index of each sample.
     indices: Vec<usize>,
+    /// The decoded image of each sample that fitted the budget (a prefix of the samples).
+    held: Vec<RgbImage>,
     /// Shorter side of a decoded image is shrunk to at most this ([`MAX_SIDE_FACTOR`]).
     side_cap: u32,
     probe: &'p Probe,
@@ -128,7 +131,8 @@ pub struct AugmentedInputs<'p> {
 
 impl<'p> AugmentedInputs<'p> {
     /// Views of the images `indices` of `data` (in that order: sample `k` of the inputs is
-    /// image `indices[k]`). `augment` must not be [`Augment::None`].
+    /// image `indices[k]`), holding at most `budget` bytes of decoded images. `augment` must
+    /// not be [`Augment::None`].
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data: &Dataset,
@@ -138,6 +142,7 @@ impl<'p> AugmentedInputs<'p> {
         split: usize,
         input_size: usize,
         seed: u64,
+        budget: u64,
         device: &Device,
     ) -> Result<Self> {
         if augment == Augment::None {
@@ -157,10 +162,22 @@ impl<'p> AugmentedInputs<'p> {
             crop_fraction: 1.0,
             ..probe.preprocessor(input_size)
         };
+        let side_cap = MAX_SIDE_FACTOR * input_size as u32;
+        let mut held = Vec::new();
+        let mut held_bytes = 0u64;
+        for &i in indices {
+            let image = shrink_to(data.load_image(i)?.to_rgb8(), side_cap);
+            held_bytes += image.as_raw().len() as u64;
+            if held_bytes > budget {
+                break;
+            }
+            held.push(image);
+        }
         Ok(Self {
             data: data.clone(),
             indices: indices.to_vec(),
-            side_cap: MAX_SIDE_FACTOR * input_size as u32,
+            held,
+            side_cap,
             probe,
             split,
             preprocess,
@@ -192,7 +209,8 @@ impl FisherInputs for AugmentedInputs<'_> {
         let size = self.preprocess.size;
         // Each view is a function of (seed, sample, draw) alone, so decoding the batch's
         // images in parallel gives the same values in the same order.
-        let (data, indices, preprocess) = (&self.data, &self.indices, &self.preprocess);
+        let (data, indices, held) = (&self.data, &self.indices, &self.held);
+        let preprocess = &self.preprocess;
         let (side_cap, seed, flip) = (self.side_cap, self.seed, self.flip);
         let per_view = items
             .par_iter()
@@ -203,8 +221,15 @@ impl FisherInputs for AugmentedInputs<'_> {
                         indices.len()
                     ))
                 })?;
-                let image = shrink_to(data.load_image(index)?.to_rgb8(), side_cap);
-                let v = view(&image, size as u32, flip, &mut view_rng(seed, sample, draw));
+                let decoded;
+                let image = match held.get(sample) {
+                    Some(image) => image,
+                    None => {
+                        decoded = shrink_to(data.load_image(index)?.to_rgb8(), side_cap);
+                        &decoded
+                    }
+                };
+                let v = view(image, size as u32, flip, &mut view_rng(seed, sample, draw));
                 Ok(preprocess.image_to_chw(&image::DynamicImage::ImageRgb8(v))?)
             })
             .collect::<Result<Vec<_>>>()?;

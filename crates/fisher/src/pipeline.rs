@@ -368,6 +368,7 @@ impl<'p> Task2Vec<'p> {
                 o.skip_layers,
                 self.input_size(),
                 o.seed,
+                self.cache_budget,
                 &self.device,
             )?;
             &augmented

@@ -504,7 +504,7 @@ fn augmented_views_are_deterministic_per_seed_and_differ_between_draws() {
     let probe = Probe::tiny(&device);
     let dir = tempfile::tempdir().unwrap();
     let data = image_folder(dir.path(), &["horizontal", "vertical", "checks"], 5);
-    let inputs = |seed: u64| {
+    let with_budget = |seed: u64, budget: u64| {
         AugmentedInputs::new(
             &data,
             &[0, 4, 9],
@@ -513,10 +513,12 @@ fn augmented_views_are_deterministic_per_seed_and_differ_between_draws() {
             0,
             32,
             seed,
+            budget,
             &device,
         )
         .unwrap()
     };
+    let inputs = |seed: u64| with_budget(seed, u64::MAX);
     let values = |x: Tensor<4>| x.into_data().try_to_vec::<f32>().unwrap();
     let a = inputs(3);
     assert_eq!(a.len(), 3);
@@ -531,11 +533,19 @@ fn augmented_views_are_deterministic_per_seed_and_differ_between_draws() {
     // Another draw, another sample or another seed: another view.
     assert_ne!(values(a.views(&[(1, 1)]).unwrap()), alone);
     assert_ne!(values(inputs(4).views(&[(1, 0)]).unwrap()), alone);
+    // Images held decoded (all, the first of the three 24×24 ones, none) or decoded again per
+    // view: the same views.
+    let batch = [(2, 5), (0, 1), (1, 0), (0, 7)];
+    let held = values(inputs(3).views(&batch).unwrap());
+    for budget in [24 * 24 * 3, 0] {
+        assert_eq!(values(with_budget(3, budget).views(&batch).unwrap()), held);
+    }
     // `none` has no views to make.
-    assert!(AugmentedInputs::new(&data, &[0], Augment::None, &probe, 0, 32, 0, &device).is_err());
+    let none = AugmentedInputs::new(&data, &[0], Augment::None, &probe, 0, 32, 0, 0, &device);
+    assert!(none.is_err());
     // At a split point the views are forwarded there: the tail's input shape.
     let split =
-        AugmentedInputs::new(&data, &[0], Augment::Crop, &probe, 2, 32, 0, &device).unwrap();
+        AugmentedInputs::new(&data, &[0], Augment::Crop, &probe, 2, 32, 0, 0, &device).unwrap();
     let x = split.views(&[(0, 0)]).unwrap();
     let plain = probe.forward_to(2, Tensor::<4>::zeros([1, 3, 32, 32], &device));
     assert_eq!(x.dims(), plain.dims());
