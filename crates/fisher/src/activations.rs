@@ -36,6 +36,15 @@ pub fn parse_cache_budget(text: &str) -> Result<u64> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
+    let not_a_size = || {
+        crate::error::invalid(
+            "cache-budget",
+            format!("`{text}` is not a size (e.g. 512M, 2G)"),
+        )
+    };
+    if number.is_empty() {
+        return Err(not_a_size());
+    }
     let shift = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,
@@ -49,12 +58,7 @@ pub fn parse_cache_budget(text: &str) -> Result<u64> {
             ));
         }
     };
-    let value: f64 = number.parse().map_err(|_| {
-        crate::error::invalid(
-            "cache-budget",
-            format!("`{text}` is not a size (e.g. 512M, 2G)"),
-        )
-    })?;
+    let value: f64 = number.parse().map_err(|_| not_a_size())?;
     let bytes = value * (1u64 << shift) as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
         return Err(crate::error::invalid(
@@ -503,10 +507,20 @@ mod tests {
         assert_eq!(parse_cache_budget("512MiB").unwrap(), 512 << 20);
         assert_eq!(parse_cache_budget("1.5G").unwrap(), 3 << 29);
         assert_eq!(parse_cache_budget(" 2 gb ").unwrap(), 2 << 30);
-        for bad in ["", "M", "-1G", "12 parsecs", "1e400", "99999999999T"] {
+        for bad in [
+            "",
+            "M",
+            "-1G",
+            "1.2.3G",
+            "12 parsecs",
+            "1e400",
+            "99999999999T",
+        ] {
             let err = parse_cache_budget(bad).unwrap_err().to_string();
             assert!(err.contains("cache-budget"), "{bad}: {err}");
         }
+        let err = parse_cache_budget("-1G").unwrap_err().to_string();
+        assert!(err.contains("`-1G` is not a size"), "{err}");
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub struct MemoryFlags {
     /// Memory for the cached split-point activations, e.g. 512M or 2G (default 512M, the
     /// library's DEFAULT_CACHE_BUDGET); beyond it they are written to an unnamed temporary file
     /// in $TMPDIR and read back per batch. 0 always spills.
-    #[arg(long, value_parser = parse_budget)]
+    #[arg(long, value_parser = parse_budget, allow_hyphen_values = true)]
     pub cache_budget: Option<u64>,
 }
 
