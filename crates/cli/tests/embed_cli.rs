@@ -80,7 +80,8 @@ fn same_seed_writes_the_same_bytes_and_classes_select_a_subset() {
     assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap());
     // Where the activations are held changes no byte: all in memory, or all spilled to disk.
     let (v, w) = (dir.path().join("v.json"), dir.path().join("w.json"));
-    for (out, budget) in [(&v, "4G"), (&w, "0")] {
+    for (out, budget, spilled) in [(&v, "4G", false), (&w, "0", true)] {
+        let report = dir.path().join(format!("report-{budget}.json"));
         let run = embed(
             &data,
             out,
@@ -93,11 +94,22 @@ fn same_seed_writes_the_same_bytes_and_classes_select_a_subset() {
                 "none",
                 "--cache-budget",
                 budget,
+                "--report",
+                report.to_str().unwrap(),
             ],
         );
         assert!(run.status.success(), "{}", stderr(&run));
+        let r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        assert_eq!(r["cache"]["spilled"], spilled, "{r}");
+        assert_eq!(r["cache"]["kept"], true, "{r}");
+        // 12 images at 32² of 3 channels (split point 0: the input itself).
+        assert_eq!(r["cache"]["bytes"], 12 * 3 * 32 * 32 * 4, "{r}");
+        let used = r["head_images"].as_u64().unwrap() + r["fisher_images"].as_u64().unwrap();
+        assert_eq!(used, 12, "{r}");
         if cfg!(target_os = "linux") {
             assert!(stderr(&run).contains("peak memory"), "{}", stderr(&run));
+            assert!(r["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{r}");
         }
     }
     assert_eq!(std::fs::read(&v).unwrap(), std::fs::read(&w).unwrap());

@@ -53,6 +53,11 @@ pub struct Args {
     /// Output file (JSON, written atomically).
     #[arg(long, short, required_unless_present = "print_options")]
     pub out: Option<PathBuf>,
+    /// Also write a report of the run (JSON, atomically): seconds, peak memory, where the
+    /// activation cache was held, the head's fit and the images used. Kept out of the
+    /// embedding, which is the same bytes for the same seed on any machine.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -183,11 +188,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         quiet: args.quiet,
         bar: RefCell::new(None),
     };
-    let mut embedding = if let Some(baseline) = domain {
-        pipeline.embed_domain(&dataset, baseline, &bars)?
+    let started = std::time::Instant::now();
+    let (mut embedding, report) = if let Some(baseline) = domain {
+        (pipeline.embed_domain(&dataset, baseline, &bars)?, None)
     } else {
         // The head's loss and error are printed by the progress sink when its stage ends.
-        pipeline.embed(&dataset, &bars)?.0
+        let (embedding, report) = pipeline.embed(&dataset, &bars)?;
+        (embedding, Some(report))
     };
     // The dataset's own name is often shared by many tasks (every class subset of one folder,
     // every IDX file called train-images-idx3-ubyte), so the output name is the default.
@@ -209,5 +216,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(line) = peak_memory_line() {
         eprintln!("{line}");
     }
+    if let Some(path) = &args.report {
+        let json = run_report(&out, started.elapsed().as_secs_f64(), report.as_ref());
+        let text = serde_json::to_string_pretty(&json)? + "\n";
+        task2vec_common::write_file_atomic(path, text.as_bytes())?;
+    }
     Ok(())
+}
+
+/// The `--report` of one run: what the embedding file does not record because it depends on
+/// the machine and the run, not on the task.
+fn run_report(
+    out: &std::path::Path,
+    seconds: f64,
+    report: Option<&task2vec_fisher::EmbedReport>,
+) -> serde_json::Value {
+    let mut json = serde_json::json!({
+        "embedding": out,
+        "seconds": seconds,
+        "peak_rss_bytes": task2vec_common::peak_rss_bytes(),
+    });
+    if let Some(r) = report {
+        json["cache"] = serde_json::json!({
+            "bytes": r.cache.bytes, "spilled": r.cache.spilled, "kept": r.cache.kept,
+        });
+        json["head"] = serde_json::json!({
+            "loss": r.head.loss, "train_error": r.head.error, "epochs_run": r.head.epochs_run,
+        });
+        json["head_images"] = r.head_images.len().into();
+        json["fisher_images"] = r.fisher_images.len().into();
+        json["class_counts"] = serde_json::Value::Object(
+            r.class_counts
+                .iter()
+                .map(|(class, n)| (class.clone(), (*n).into()))
+                .collect(),
+        );
+    }
+    json
 }
