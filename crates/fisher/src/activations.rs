@@ -100,28 +100,40 @@ impl Chunks {
     /// The rows `indices` (all in range): one slice per run of consecutive rows within a
     /// block, concatenated when there is more than one.
     fn gather(&self, indices: &[usize]) -> Tensor<4> {
-        let mut runs = Vec::new();
-        let mut k = 0;
-        while k < indices.len() {
-            let block = self.starts.partition_point(|&s| s <= indices[k]) - 1;
-            let offset = indices[k] - self.starts[block];
-            let rows_in_block = self.tensors[block].dims()[0];
-            let mut run = 1;
-            while k + run < indices.len()
-                && indices[k + run] == indices[k] + run
-                && offset + run < rows_in_block
-            {
-                run += 1;
+        let mut slices = Vec::new();
+        for (first, len) in consecutive_runs(indices) {
+            // A run may cross from one pushed batch into the next: one slice per block.
+            let mut row = first;
+            while row < first + len {
+                let block = self.starts.partition_point(|&s| s <= row) - 1;
+                let offset = row - self.starts[block];
+                let take = (self.tensors[block].dims()[0] - offset).min(first + len - row);
+                slices.push(self.tensors[block].clone().narrow(0, offset, take));
+                row += take;
             }
-            runs.push(self.tensors[block].clone().narrow(0, offset, run));
-            k += run;
         }
-        if runs.len() == 1 {
-            runs.pop().expect("one run")
+        if slices.len() == 1 {
+            slices.pop().expect("one slice")
         } else {
-            Tensor::cat(runs, 0)
+            Tensor::cat(slices, 0)
         }
     }
+}
+
+/// The maximal runs of consecutive rows in `indices`, in order, as `(first row, length)`:
+/// what one slice or one read serves.
+fn consecutive_runs(indices: &[usize]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut k = 0;
+    std::iter::from_fn(move || {
+        let first = *indices.get(k)?;
+        let len = 1 + indices[k + 1..]
+            .iter()
+            .zip(first + 1..)
+            .take_while(|(i, expected)| **i == *expected)
+            .count();
+        k += len;
+        Some((first, len))
+    })
 }
 
 /// An unnamed temporary file of rows; reads are serialised (one seek + read per run of rows).
@@ -222,12 +234,6 @@ impl SplitActivations {
             }
         }
     }
-
-    /// Rows `start..start + len`.
-    pub fn narrow(&self, start: usize, len: usize) -> Result<Tensor<4>> {
-        let indices: Vec<usize> = (start..start + len).collect();
-        self.gather(&indices)
-    }
 }
 
 impl FisherInputs for SplitActivations {
@@ -291,18 +297,13 @@ impl Spill {
             .file
             .lock()
             .map_err(|_| FisherError::Numerical("activation spill file lock poisoned".into()))?;
-        let mut k = 0;
-        while k < indices.len() {
-            let mut run = 1;
-            while k + run < indices.len() && indices[k + run] == indices[k] + run {
-                run += 1;
-            }
-            let offset = (indices[k] * row_bytes) as u64;
-            let target = &mut bytes[k * row_bytes..(k + run) * row_bytes];
-            file.seek(SeekFrom::Start(offset))
+        let mut at = 0;
+        for (first, len) in consecutive_runs(indices) {
+            let target = &mut bytes[at..at + len * row_bytes];
+            file.seek(SeekFrom::Start((first * row_bytes) as u64))
                 .and_then(|_| file.read_exact(target))
                 .map_err(|e| spill_error(&self.dir, "reading", &e))?;
-            k += run;
+            at += len * row_bytes;
         }
         Ok(bytes
             .chunks_exact(4)
@@ -477,7 +478,7 @@ mod tests {
                 .collect();
             assert_eq!(a, expected, "rows {indices:?}");
         }
-        assert_eq!(host(spilled.narrow(2, 5).unwrap()), all[2 * 24..7 * 24]);
+        assert_eq!(host(spilled.range(2, 5).unwrap()), all[2 * 24..7 * 24]);
         // Zero budget: the first batch already spills.
         assert!(collect(&x, 0, true).is_spilled());
     }
@@ -496,6 +497,17 @@ mod tests {
         assert!(!features_only.is_kept());
         let err = features_only.gather(&[0]).unwrap_err().to_string();
         assert!(err.contains("kept only pooled features"), "{err}");
+    }
+
+    #[test]
+    fn consecutive_rows_form_one_run() {
+        let runs = |i: &[usize]| consecutive_runs(i).collect::<Vec<_>>();
+        assert_eq!(runs(&[]), vec![]);
+        assert_eq!(
+            runs(&[4, 5, 6, 2, 2, 3, 9]),
+            vec![(4, 3), (2, 1), (2, 2), (9, 1)]
+        );
+        assert_eq!(runs(&[0, 1, 2, 3]), vec![(0, 4)]);
     }
 
     #[test]

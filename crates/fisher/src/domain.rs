@@ -107,8 +107,7 @@ pub fn mean_activations(
     while start < n {
         let len = batch_size.min(n - start);
         tap.pass = 0;
-        let rows: Vec<(usize, u64)> = (start..start + len).map(|i| (i, 0)).collect();
-        let _ = network.features(inputs.views(&rows)?, &mut tap);
+        let _ = network.features(inputs.range(start, len)?, &mut tap);
         progress.advance(len as u64);
         start += len;
     }

@@ -95,6 +95,13 @@ pub trait FisherInputs {
     /// `(sample, draw)`, that draw's view of that sample.
     fn views(&self, items: &[(usize, u64)]) -> Result<Tensor<4>>;
 
+    /// Samples `start..start + len`, each in its first view (draw 0): a pass over the inputs
+    /// in order, as the gradient-free consumers make it.
+    fn range(&self, start: usize, len: usize) -> Result<Tensor<4>> {
+        let items: Vec<(usize, u64)> = (start..start + len).map(|i| (i, 0)).collect();
+        self.views(&items)
+    }
+
     /// The device the inputs live on (without autodiff).
     fn device(&self) -> burn::tensor::Device;
 }

@@ -561,8 +561,7 @@ impl Expert {
         let mut start = 0;
         while start < n {
             let len = batch_size.max(1).min(n - start);
-            let rows: Vec<(usize, u64)> = (start..start + len).map(|i| (i, 0)).collect();
-            let x = activations.views(&rows)?;
+            let x = activations.range(start, len)?;
             let f = probe.features_from(self.tail_from(), x, &mut TailTap { params: &self.tail });
             let logits = f
                 .clone()
